@@ -1,0 +1,139 @@
+"""Convert between official VidTok state dicts and our Flax parameter trees.
+
+Our parameter paths are the official keys: the path `("encoder", "down.0.block.1", "conv1",
+"kernel")` is the key `encoder.down.0.block.1.conv1.weight`. Kernels are stored channels-last
+(`[*k, Cin, Cout]`) where PyTorch stores `[Cout, Cin, *k]`; norm `scale` is the official `weight`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import safetensors.numpy
+
+from vidtok_jax.checkpoints.torch_pickle import read_torch_archive
+from vidtok_jax.errors import CheckpointError
+
+MODEL_PREFIXES = ("encoder.", "decoder.")
+_LEAF_TO_TORCH = {"kernel": "weight", "scale": "weight"}
+
+
+def flatten(tree: Mapping, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            out.update(flatten(value, prefix + (key,)))
+        else:
+            out[prefix + (key,)] = value
+    return out
+
+
+def unflatten(flat: Mapping[tuple[str, ...], Any]) -> dict:
+    tree: dict = {}
+    for path, value in flat.items():
+        node = tree
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+    return tree
+
+
+def torch_key(path: tuple[str, ...]) -> str:
+    return ".".join(path[:-1] + (_LEAF_TO_TORCH.get(path[-1], path[-1]),))
+
+
+def to_torch_layout(path: tuple[str, ...], array: np.ndarray) -> np.ndarray:
+    array = np.asarray(array)
+    if path[-1] == "kernel":
+        n = array.ndim
+        return np.ascontiguousarray(np.transpose(array, (n - 1, n - 2) + tuple(range(n - 2))))
+    return array
+
+
+def from_torch_layout(path: tuple[str, ...], array: np.ndarray) -> np.ndarray:
+    array = np.asarray(array)
+    if path[-1] == "kernel":
+        n = array.ndim
+        return np.ascontiguousarray(np.transpose(array, tuple(range(2, n)) + (1, 0)))
+    return array
+
+
+def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
+    """Read the flat state dict of an official `.ckpt`/`.pth` archive or a `.safetensors` file."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint not found: {path}")
+        try:
+            return dict(safetensors.numpy.load_file(str(path)))
+        except Exception as err:  # safetensors raises its own untyped errors on corrupt files
+            raise CheckpointError(f"{path} is not a readable .safetensors file ({err}); "
+                                  "it may be truncated: download it again") from err
+    obj = read_torch_archive(path)
+    if isinstance(obj, Mapping) and "state_dict" in obj:
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping) or not all(isinstance(v, np.ndarray) for v in obj.values()):
+        raise CheckpointError(f"{path} does not hold a state dict of tensors")
+    return dict(obj)
+
+
+def params_from_state_dict(template: Mapping, state_dict: Mapping[str, np.ndarray],
+                           source: str = "checkpoint") -> tuple[dict, dict[str, np.ndarray]]:
+    """Fill a parameter tree shaped like `template` from an official state dict.
+
+    Returns `(params, extras)`: extras are the state-dict entries outside the encoder and decoder
+    (`loss.*` discriminator and logvar, EMA buffers), kept for fine-tuning. Raises
+    `CheckpointError` listing every missing, unexpected and shape-mismatched key.
+    """
+    wanted = flatten(template)
+    by_key = {torch_key(path): path for path in wanted}
+    model_keys = {k for k in state_dict if k.startswith(MODEL_PREFIXES)}
+    missing = sorted(set(by_key) - model_keys)
+    unexpected = sorted(model_keys - set(by_key))
+    mismatched, flat = [], {}
+    for key, path in by_key.items():
+        if key not in state_dict:
+            continue
+        array = from_torch_layout(path, state_dict[key])
+        expected = tuple(wanted[path].shape)
+        if array.shape != expected:
+            mismatched.append(f"{key}: checkpoint {tuple(state_dict[key].shape)}, model expects "
+                              f"{tuple(to_torch_layout(path, np.zeros(expected, np.int8)).shape)}")
+            continue
+        flat[path] = array.astype(np.float32)
+    if missing or unexpected or mismatched:
+        parts = []
+        for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)):
+            if items:
+                shown = "; ".join(items[:12]) + (f"; ... ({len(items) - 12} more)" if len(items) > 12 else "")
+                parts.append(f"{len(items)} {label}: {shown}")
+        raise CheckpointError(f"{source} does not fit this model config (wrong config for this "
+                              f"checkpoint?): " + " | ".join(parts))
+    extras = {k: v for k, v in state_dict.items() if not k.startswith(MODEL_PREFIXES)}
+    return unflatten(flat), extras
+
+
+def state_dict_from_params(params: Mapping, extras: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The official state dict (PyTorch layouts and key names) of a parameter tree."""
+    out = {torch_key(path): to_torch_layout(path, np.asarray(v, np.float32))
+           for path, v in flatten(params).items()}
+    out.update(extras or {})
+    return out
+
+
+def save_safetensors(path: str | Path, state_dict: Mapping[str, np.ndarray]) -> None:
+    """Write a `.safetensors` file atomically (a temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        safetensors.numpy.save_file({k: np.ascontiguousarray(v) for k, v in state_dict.items()}, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -1,0 +1,149 @@
+"""VidTok encoder and decoder (causal v1.0 / v1.1 and non-causal), channels-last Flax modules.
+
+Each resolution level alternates per-frame 2D residual blocks with per-pixel temporal residual
+blocks, then resamples space (and, at some levels, time). The mid block is two 3D residual
+blocks around per-frame self-attention. Module names are the official state-dict prefixes
+(`down.0.block.1`, `mid.attn_1`, ...).
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from vidtok_jax.config import ModelConfig, NetConfig
+from vidtok_jax.nn import ops
+from vidtok_jax.nn.blocks import ResBlock3D, SpatialResBlock, TemporalResBlock
+from vidtok_jax.nn.layers import (CausalConv3d, Conv3d, FrameAttention, Norm, SpatialDownsample,
+                                  SpatialUpsample, TimeDownsample, TimeUpsample)
+from vidtok_jax.quantizers import FSQ, split_moments
+
+
+def _input_conv(cfg: NetConfig, features: int, name: str) -> nn.Module:
+    if cfg.causal:
+        return CausalConv3d(features, 3, pad_mode=cfg.pad_mode, name=name)
+    return Conv3d(features, 3, name=name)
+
+
+def _mid_block(cfg: NetConfig, h):
+    h = ResBlock3D(cfg.norm_type, cfg.causal, cfg.pad_mode, name="mid.block_1")(h)
+    h = FrameAttention(cfg.norm_type, cfg.causal, name="mid.attn_1")(h)
+    return ResBlock3D(cfg.norm_type, cfg.causal, cfg.pad_mode, name="mid.block_2")(h)
+
+
+def _output(cfg: NetConfig, h, features: int):
+    h = Norm(cfg.norm_type, (2, 3) if cfg.causal else (1, 2, 3), name="norm_out")(h)
+    return _input_conv(cfg, features, "conv_out")(ops.silu(h))
+
+
+def encoder_time_padding(cfg: NetConfig, num_frames: int) -> int:
+    """Frames a causal encoder prepends so the clip divides into latent frames."""
+    factor = cfg.time_downsample_factor
+    if not cfg.causal or num_frames % factor == 0:
+        return 0
+    return factor - 1 if cfg.version == "1.0" else factor - num_frames % factor
+
+
+class Encoder(nn.Module):
+    """Video `[B, T, H, W, 3]` → raw latent moments `[B, t, h, w, (2×)z_channels]`."""
+
+    config: NetConfig
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        cfg = self.config
+        x = x.astype(self.dtype)
+        if cfg.causal:
+            mode = "replicate" if cfg.init_pad_mode == "replicate" else "zeros"
+            x = ops.pad_time(x, encoder_time_padding(cfg, x.shape[1]), mode=mode)
+        spatial_ds, tempo_ds = cfg.down_levels
+        h = _input_conv(cfg, cfg.ch, "conv_in")(x)
+        for level, mult in enumerate(cfg.ch_mult):
+            for block in range(cfg.num_res_blocks):
+                h = SpatialResBlock(cfg.ch * mult, cfg.norm_type, name=f"down.{level}.block.{block}")(h)
+                h = TemporalResBlock(cfg.norm_type, cfg.causal, cfg.pad_mode,
+                                     name=f"down_temporal.{level}.block.{block}")(h)
+            if level in spatial_ds:
+                h = SpatialDownsample(name=f"down.{level}.downsample")(h)
+                if level in tempo_ds:
+                    h = TimeDownsample(cfg.causal, cfg.pad_mode, name=f"down_temporal.{level}.downsample")(h)
+        h = _mid_block(cfg, h)
+        out = _output(cfg, h, 2 * cfg.z_channels if cfg.double_z else cfg.z_channels)
+        return out.astype(jnp.float32)
+
+
+class Decoder(nn.Module):
+    """Latent `[B, t, h, w, z_channels]` → video `[B, T, H, W, 3]`.
+
+    v1.0 causal decoders drop the first `time_downsample_factor − 1` frames (the encoder's
+    padding); v1.1 decoders return every frame.
+    """
+
+    config: NetConfig
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, z):
+        cfg = self.config
+        spatial_us, tempo_us = cfg.up_levels
+        first_groups = _first_groups(cfg)
+        h = _input_conv(cfg, cfg.ch * cfg.ch_mult[-1], "conv_in")(z.astype(self.dtype))
+        h = _mid_block(cfg, h)
+        for level in reversed(range(cfg.num_levels)):
+            features = cfg.ch * cfg.ch_mult[level]
+            for block in range(cfg.num_res_blocks + 1):
+                h = SpatialResBlock(features, cfg.norm_type, name=f"up.{level}.block.{block}")(h)
+                h = TemporalResBlock(cfg.norm_type, cfg.causal, cfg.pad_mode,
+                                     name=f"up_temporal.{level}.block.{block}")(h)
+            if level in spatial_us:
+                h = SpatialUpsample(name=f"up.{level}.upsample")(h)
+                if level in tempo_us:
+                    h = TimeUpsample(cfg.causal, cfg.pad_mode, cfg.interpolation_mode,
+                                     first_groups[level], name=f"up_temporal.{level}.upsample")(h)
+        h = _output(cfg, h, cfg.out_ch)
+        if cfg.tanh_out:
+            h = jnp.tanh(h)
+        if cfg.causal and cfg.version == "1.0":
+            h = h[:, cfg.time_downsample_factor - 1:]
+        return h.astype(jnp.float32)
+
+
+def _first_groups(cfg: NetConfig) -> dict[int, int]:
+    """Frames each v1.1 temporal upsampler interpolates apart: 1, 2, 4, ... in decoding order."""
+    _, tempo_us = cfg.up_levels
+    groups, size = {}, 1
+    for level in reversed(range(cfg.num_levels)):
+        if level in tempo_us:
+            groups[level] = size
+            size *= 2
+    return groups
+
+
+class Autoencoder(nn.Module):
+    """Encoder + decoder of one VidTok model; the regularizer has no parameters.
+
+    `encode_moments` returns the raw encoder output, `decode` the decoder output; `__call__`
+    runs both on a video (KL mode / FSQ codes in between) and is what `init` traces.
+    """
+
+    config: ModelConfig
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self):
+        self.encoder = Encoder(self.config.encoder, self.dtype)
+        self.decoder = Decoder(self.config.decoder, self.dtype)
+
+    def encode_moments(self, video):
+        return self.encoder(video)
+
+    def decode(self, z):
+        return self.decoder(z)
+
+    def __call__(self, video):
+        moments = self.encoder(video)
+        if self.config.is_fsq:
+            z = FSQ(self.config.regularizer).quantize(moments)
+        else:
+            z = split_moments(moments)[0]
+        return self.decoder(z)
