@@ -1,0 +1,17 @@
+"""vidtok_jax: the VidTok video tokenizers in JAX/Flax.
+
+    import vidtok_jax as vt
+    tok = vt.load_tokenizer(config="vidtok_kl_causal_488_4chn", checkpoint="model.ckpt")
+    z = tok.encode(video)        # video: float32 [B, T, H, W, 3] in [-1, 1]
+    y = tok.decode(z)
+"""
+
+from vidtok_jax.config import ModelConfig, bundled_config_names, load_model_config
+from vidtok_jax.errors import CheckpointError, ConfigError, InputError, VidTokError
+from vidtok_jax.tokenizer import Tokenizer, count_params, export_safetensors, load_tokenizer
+
+__all__ = [
+    "CheckpointError", "ConfigError", "InputError", "ModelConfig", "Tokenizer", "VidTokError",
+    "bundled_config_names", "count_params", "export_safetensors", "load_model_config", "load_tokenizer",
+]
+__version__ = "0.1.0"

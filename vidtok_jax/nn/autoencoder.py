@@ -123,8 +123,9 @@ def _first_groups(cfg: NetConfig) -> dict[int, int]:
 class Autoencoder(nn.Module):
     """Encoder + decoder of one VidTok model; the regularizer has no parameters.
 
-    `encode_moments` returns the raw encoder output, `decode` the decoder output; `__call__`
-    runs both on a video (KL mode / FSQ codes in between) and is what `init` traces.
+    Methods (use with `apply(..., method=...)`): `encode_moments` (raw encoder output), `encode`
+    (KL posterior mode / FSQ codes), `tokenize` (FSQ token ids), `decode`, `detokenize`.
+    `__call__` encodes and decodes a video and is what `init` traces.
     """
 
     config: ModelConfig
@@ -137,13 +138,21 @@ class Autoencoder(nn.Module):
     def encode_moments(self, video):
         return self.encoder(video)
 
+    def encode(self, video):
+        moments = self.encoder(video)
+        if self.config.is_fsq:
+            return FSQ(self.config.regularizer).quantize(moments)
+        return split_moments(moments)[0]
+
+    def tokenize(self, video):
+        quantizer = FSQ(self.config.regularizer)
+        return quantizer.codes_to_indices(quantizer.quantize(self.encoder(video)))
+
     def decode(self, z):
         return self.decoder(z)
 
+    def detokenize(self, ids):
+        return self.decoder(FSQ(self.config.regularizer).indices_to_codes(ids))
+
     def __call__(self, video):
-        moments = self.encoder(video)
-        if self.config.is_fsq:
-            z = FSQ(self.config.regularizer).quantize(moments)
-        else:
-            z = split_moments(moments)[0]
-        return self.decoder(z)
+        return self.decoder(self.encode(video))

@@ -1,0 +1,31 @@
+"""Shared fixtures: the official reference outputs in ../shared/vidtok_reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+REFERENCE = SHARED / "vidtok_reference"
+REFERENCE_CASES = ["kl_causal_488_4chn", "fsq_causal_488_32768", "kl_noncausal_488_16chn",
+                   "fsq_noncausal_488_262144", "v11_kl_causal_488_4chn"]
+
+
+def reference_dir(case: str) -> Path:
+    folder = REFERENCE / case
+    if not (folder / "reference.npz").is_file():
+        pytest.skip(f"reference outputs missing: {folder} (the shared/vidtok_reference folder beside the repo)")
+    return folder
+
+
+def channels_last(array: np.ndarray) -> np.ndarray:
+    """(B, C, T, H, W) as the official code stores it → (B, T, H, W, C)."""
+    return np.moveaxis(np.asarray(array), 1, -1)
+
+
+def rel_l2(actual, expected) -> float:
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    return float(np.linalg.norm(actual - expected) / max(np.linalg.norm(expected), 1e-30))

@@ -1,0 +1,203 @@
+"""The public tokenizer: load a VidTok model, then encode, tokenize, decode and reconstruct.
+
+Videos are channels-last float arrays `[B, T, H, W, 3]` in [-1, 1]. Every method checks its
+input and raises `InputError` with the problem and the fix; the computation underneath is
+`Tokenizer.model.apply({"params": params}, x, method=...)`, a pure, jit-compiled function that
+also works under `jax.vmap` and inside other jitted code.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vidtok_jax.checkpoints.state_dict import (params_from_state_dict, read_state_dict, save_safetensors,
+                                              state_dict_from_params)
+from vidtok_jax.config import ModelConfig, load_model_config
+from vidtok_jax.errors import CheckpointError, InputError
+from vidtok_jax.nn.autoencoder import Autoencoder
+from vidtok_jax.quantizers import FSQ, gaussian_sample
+
+RANGE_SLACK = 2.0  # values beyond ±2 are not a [-1, 1] video (e.g. 0..255 pixels)
+
+
+def _example_input(config: ModelConfig) -> jax.ShapeDtypeStruct:
+    frames = 1 if config.causal else config.temporal_factor
+    s = config.spatial_factor
+    return jax.ShapeDtypeStruct((1, frames, s, s, config.encoder.in_channels), jnp.float32)
+
+
+def param_shapes(config: ModelConfig) -> dict:
+    """The parameter tree of a config as shapes, computed without allocating anything."""
+    model = Autoencoder(config)
+    return jax.eval_shape(model.init, jax.random.key(0), _example_input(config))["params"]
+
+
+def count_params(config: str | Path | ModelConfig) -> int:
+    """Number of encoder + decoder parameters of a config (a bundled name or a YAML file)."""
+    shapes = param_shapes(load_model_config(config))
+    return int(sum(np.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(shapes)))
+
+
+def init_params(config: ModelConfig, seed: int = 0) -> dict:
+    """Freshly initialised parameters (PyTorch's default init; temporal convs zero-initialised)."""
+    model = Autoencoder(config)
+    example = _example_input(config)
+    init = jax.jit(model.init)
+    return init(jax.random.key(seed), jnp.zeros(example.shape, example.dtype))["params"]
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted(model: Autoencoder, method: str):
+    return jax.jit(lambda params, x: model.apply({"params": params}, x, method=method))
+
+
+class Tokenizer:
+    """A VidTok model with its parameters. Build it with `load_tokenizer`."""
+
+    def __init__(self, config: ModelConfig, params: dict, *, dtype: Any = jnp.float32,
+                 extras: dict[str, np.ndarray] | None = None):
+        self.config = config
+        self.params = params
+        self.dtype = dtype
+        self.extras = dict(extras or {})
+        self.model = Autoencoder(config, dtype)
+
+    def __repr__(self) -> str:
+        return (f"Tokenizer({self.config.name}: {'causal' if self.config.causal else 'non-causal'} "
+                f"v{self.config.version}, {self.config.temporal_factor}x{self.config.spatial_factor}x"
+                f"{self.config.spatial_factor}, {self.config.regularizer.kind}, dtype={jnp.dtype(self.dtype).name})")
+
+    @property
+    def codebook_size(self) -> int | None:
+        return self.config.regularizer.codebook_size if self.config.is_fsq else None
+
+    def _run(self, method: str, x):
+        return _jitted(self.model, method)(self.params, x)
+
+    def encode_moments(self, video) -> jax.Array:
+        """Raw encoder output: KL models `[B, t, h, w, 2C]` (mean, log-variance); FSQ `[..., C]`."""
+        return self._run("encode_moments", self.check_video(video))
+
+    def encode(self, video, *, key: jax.Array | None = None) -> jax.Array:
+        """Latent `[B, t, h, w, C]`: the KL posterior mode (a sample if `key` is given) or FSQ codes."""
+        video = self.check_video(video)
+        if key is None:
+            return self._run("encode", video)
+        if self.config.is_fsq:
+            raise InputError("FSQ models are deterministic: encode(video) takes no key")
+        return gaussian_sample(self._run("encode_moments", video), key)
+
+    def tokenize(self, video) -> jax.Array:
+        """FSQ token ids, int32 `[B, t, h, w]`."""
+        if not self.config.is_fsq:
+            raise InputError(f"{self.config.name} is a KL model with continuous latents: use encode(), "
+                             "or an FSQ config to get token ids")
+        return self._run("tokenize", self.check_video(video))
+
+    def decode(self, z) -> jax.Array:
+        """Video from latents (official decoder output: v1.1 returns every decoded frame)."""
+        return self._run("decode", self.check_latent(z))
+
+    def detokenize(self, ids) -> jax.Array:
+        """Video from FSQ token ids `[B, t, h, w]`."""
+        return self._run("detokenize", self.check_ids(ids))
+
+    def reconstruct(self, video) -> jax.Array:
+        """Encode and decode; the output has the input's shape."""
+        video = self.check_video(video, reconstruct=True)
+        out = self._run("__call__", video)
+        return out[:, -video.shape[1]:]
+
+    def check_video(self, video, *, reconstruct: bool = False) -> jax.Array:
+        """Validate a video batch `[B, T, H, W, C]` in [-1, 1] and return it as a float array."""
+        cfg = self.config
+        shape = tuple(np.shape(video))
+        if len(shape) != 5:
+            hint = " (add a batch axis: video[None])" if len(shape) == 4 else ""
+            raise InputError(f"expected a video batch [B, T, H, W, {cfg.encoder.in_channels}], got shape {shape}{hint}")
+        b, t, h, w, c = shape
+        if c != cfg.encoder.in_channels:
+            hint = " (channels-first input? use jnp.moveaxis(video, 1, -1))" if t == cfg.encoder.in_channels else ""
+            raise InputError(f"expected {cfg.encoder.in_channels} channels last, got shape {shape}{hint}")
+        s = cfg.spatial_factor
+        if h % s or w % s:
+            raise InputError(f"height and width must be multiples of {s} for {cfg.name}, got {h}x{w}: "
+                             f"crop or pad to {h // s * s or s}x{w // s * s or s}")
+        f = cfg.temporal_factor
+        if not cfg.causal and t % f:
+            raise InputError(f"non-causal {cfg.name} needs a frame count divisible by {f}, got {t}")
+        if reconstruct and cfg.causal and cfg.version == "1.0" and t % f == 0:
+            raise InputError(f"v1.0 causal models reconstruct 1 + {f}k frames; {t} frames would come back as "
+                             f"{t - f + 1}: use {t - f + 1} or {t + 1} frames")
+        dtype = getattr(video, "dtype", np.asarray(video).dtype)
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise InputError(f"expected float pixels in [-1, 1], got dtype {dtype}: convert with "
+                             "video.astype(np.float32) / 127.5 - 1")
+        if not isinstance(video, jax.core.Tracer):
+            lo, hi = float(jnp.min(video)), float(jnp.max(video))
+            if not (np.isfinite(lo) and np.isfinite(hi)):
+                raise InputError("the video contains NaN or Inf values")
+            if lo < -RANGE_SLACK or hi > RANGE_SLACK:
+                raise InputError(f"pixel values span [{lo:g}, {hi:g}] but must be in [-1, 1]: for 0..255 "
+                                 "input use video / 127.5 - 1")
+        return jnp.asarray(video, jnp.float32)
+
+    def check_latent(self, z) -> jax.Array:
+        shape = tuple(np.shape(z))
+        c = self.config.decoder.z_channels
+        if len(shape) != 5 or shape[-1] != c:
+            raise InputError(f"expected latents [B, t, h, w, {c}] for {self.config.name}, got shape {shape}")
+        return jnp.asarray(z, jnp.float32)
+
+    def check_ids(self, ids) -> jax.Array:
+        if not self.config.is_fsq:
+            raise InputError(f"{self.config.name} is a KL model: it has no token ids; use decode(z)")
+        shape = tuple(np.shape(ids))
+        dtype = getattr(ids, "dtype", np.asarray(ids).dtype)
+        if len(shape) != 4 or not jnp.issubdtype(dtype, jnp.integer):
+            raise InputError(f"expected integer token ids [B, t, h, w], got shape {shape} dtype {dtype}")
+        if not isinstance(ids, jax.core.Tracer) and np.size(ids):
+            lo, hi, size = int(jnp.min(ids)), int(jnp.max(ids)), self.codebook_size
+            if lo < 0 or hi >= size:
+                raise InputError(f"token ids must be in [0, {size - 1}] for {self.config.name}, found values "
+                                 f"in [{lo}, {hi}]: were they made by another config?")
+        return jnp.asarray(ids, jnp.int32)
+
+
+def load_tokenizer(config: str | Path | ModelConfig, checkpoint: str | Path | None = None, *,
+                   dtype: Any = jnp.float32, seed: int = 0) -> Tokenizer:
+    """Load a VidTok model.
+
+    `config`: an official YAML file or the name of a bundled config (e.g.
+    "vidtok_kl_causal_488_4chn"). `checkpoint`: an official Lightning `.ckpt` or a `.safetensors`
+    file; without one the weights are random (seeded by `seed`) and a warning says so.
+    `dtype=jnp.bfloat16` runs the convolutions in bfloat16 with float32 parameters; the
+    quantizer and posterior stay float32.
+    """
+    cfg = load_model_config(config)
+    if checkpoint is None:
+        warnings.warn(f"no checkpoint given: {cfg.name} has random weights (seed {seed})", stacklevel=2)
+        return Tokenizer(cfg, init_params(cfg, seed), dtype=dtype)
+    path = Path(checkpoint)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory; give a .ckpt or .safetensors file")
+    params, extras = params_from_state_dict(param_shapes(cfg), read_state_dict(path), source=str(path))
+    params = jax.tree_util.tree_map(jnp.asarray, params)
+    return Tokenizer(cfg, params, dtype=dtype, extras=extras)
+
+
+def export_safetensors(tokenizer: Tokenizer, path: str | Path, *, include_extras: bool = True) -> None:
+    """Write the tokenizer's weights as an official-layout `.safetensors` state dict.
+
+    The official PyTorch code loads it with `ckpt_path=...safetensors`. `include_extras` keeps the
+    non-model entries read from the source checkpoint (`loss.*`: discriminator and logvar).
+    """
+    extras = tokenizer.extras if include_extras else None
+    save_safetensors(path, state_dict_from_params(jax.device_get(tokenizer.params), extras))
