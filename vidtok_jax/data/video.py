@@ -192,7 +192,8 @@ def read_frames_at(path: str | os.PathLike, indices: Sequence[int]) -> np.ndarra
     """The frames at the given decode-order indices (repeats allowed) as uint8 ``[len(indices), H, W, 3]``.
 
     Seeks instead of decoding from the start when the first index is far into a constant frame
-    rate video. Raises InputError when the video ends before an index.
+    rate video (and decodes from the start after all if time stamps did not give every wanted
+    frame). Raises InputError when the video ends before an index.
     """
     name = os.fspath(path)
     order = [int(index) for index in indices]
@@ -200,7 +201,7 @@ def read_frames_at(path: str | os.PathLike, indices: Sequence[int]) -> np.ndarra
         raise ValueError(f"indices must be a non-empty list of frame indices >= 0, got {order}")
     wanted, first, last = set(order), min(order), max(order)
     found = _read_after_seek(name, wanted, first, last) if first >= _SEEK_MIN_FRAMES else None
-    if found is None:
+    if found is None or not wanted <= found.keys():
         found = _read_sequentially(name, wanted, last)
     missing = sorted(wanted - found.keys())
     if missing:
