@@ -52,7 +52,7 @@ def resize_frames(videos: jax.Array, size: int = RESOLUTION) -> jax.Array:
 def _compiled_i3d(download: bool):
     variables = jax.tree_util.tree_map(jnp.asarray, load_converted_weights("i3d_kinetics400", download))
     network = I3D()
-    return variables, jax.jit(lambda videos: network.apply(variables, resize_frames(videos)))
+    return variables, jax.jit(lambda weights, videos: network.apply(weights, resize_frames(videos)))
 
 
 def _as_videos(videos, name: str) -> jax.Array:
@@ -70,8 +70,8 @@ def i3d_logits(videos, chunk_size: int = 4, download: bool = False) -> np.ndarra
     Frames are resized to 224x224 first; videos go through the network `chunk_size` at a time.
     """
     videos = _as_videos(videos, "videos")
-    _, apply = _compiled_i3d(download)
-    return np.asarray(map_in_chunks(apply, videos, chunk_size=chunk_size))
+    variables, apply = _compiled_i3d(download)
+    return np.asarray(map_in_chunks(lambda chunk: apply(variables, chunk), videos, chunk_size=chunk_size))
 
 
 def fvd(videos_a, videos_b, chunk_size: int = 4, download: bool = False) -> float:

@@ -32,13 +32,14 @@ def as_pixels(x, name: str) -> jax.Array:
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise InputError(f"{name} has dtype {x.dtype}; expected floats in [-1, 1] (map uint8 frames with "
                          "x / 127.5 - 1)")
-    low, high = (float(v) for v in _value_range(jnp.asarray(x)))
+    pixels = jnp.asarray(x, jnp.float32)
+    low, high = (float(v) for v in _value_range(pixels))
     if not (np.isfinite(low) and np.isfinite(high)):
         raise InputError(f"{name} contains NaN or infinite values")
     if low < -RANGE_LIMIT or high > RANGE_LIMIT:
         raise InputError(f"{name} has values in [{low:.4g}, {high:.4g}], far outside [-1, 1]: are these "
                          "0..255 pixels? map them with x / 127.5 - 1")
-    return jnp.asarray(x, jnp.float32)
+    return pixels
 
 
 def pixel_pair(a, b) -> tuple[jax.Array, jax.Array]:

