@@ -11,8 +11,9 @@ with the learned non-negative weights w_l (the v0.1 linear layers of the `lpips`
 as its evaluation LPIPS (mean over frames); the AlexNet variant is the "LPIPS" most papers report.
 
 The unit normalisation is f / sqrt(|f|^2 + 1e-20) instead of the reference f / (|f| + 1e-10):
-identical in float32 for any non-zero feature vector, and differentiable where a feature vector
-is all zero (the reference's gradient is NaN there). The backbone runs in `dtype` (bfloat16 for
+the two differ by a relative 1e-10 / |f|, below float32 rounding for |f| > 2e-3 (ReLU feature
+vectors are zero or far larger), and only this form has a finite gradient where a feature vector
+is all zero (the reference's is 0 * inf = NaN there). The backbone runs in `dtype` (bfloat16 for
 training); normalisation and the weighted sum run in float32.
 """
 
