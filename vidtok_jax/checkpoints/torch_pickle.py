@@ -5,7 +5,8 @@ storage. The pickle is read with a restricted unpickler: only tensor rebuild fun
 storage and dtype markers, `OrderedDict`, `torch.Size` and plain containers are allowed,
 the same set PyTorch's own `weights_only` loader accepts. Any other global is refused with
 an error that names it, so a malicious file cannot run code. Tensors come back as numpy
-arrays. Old non-zip (legacy) torch files are refused with a clear message.
+arrays. Files in the legacy (pre-1.6, non-zip) format are read by `legacy_torch`, with the
+same allowed globals.
 """
 
 from __future__ import annotations
@@ -168,11 +169,10 @@ def read_torch_archive(path: str | Path) -> Any:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as err:
         with open(path, "rb") as f:
-            head = f.read(2)
-        if head == b"\x80\x02" or head[:1] == b"\x80":
-            raise CheckpointError(
-                f"{source}: legacy (non-zip) torch format is not supported; re-save it with "
-                "torch.save(..., _use_new_zipfile_serialization=True)") from err
+            head = f.read(1)
+        if head == b"\x80":
+            from vidtok_jax.checkpoints.legacy_torch import read_legacy_torch_file
+            return read_legacy_torch_file(path)
         raise CheckpointError(
             f"{source} is not a readable torch checkpoint (not a zip archive: truncated or "
             "corrupt?); download it again") from err

@@ -38,7 +38,7 @@ import numpy as np
 from flax import traverse_util
 
 from vidtok_jax.errors import CheckpointError
-from vidtok_jax.metrics.legacy_torch import read_legacy_torch_file
+from vidtok_jax.checkpoints.torch_pickle import read_torch_archive
 from vidtok_jax.metrics.numpy_pickle import load_numpy_pickle
 
 CACHE_ENV = "VIDTOK_JAX_CACHE"
@@ -160,7 +160,7 @@ def locate_weight_file(weight: WeightFile, download: bool = False) -> Path:
 
 def _convert_lpips(net: str, download: bool) -> dict[str, np.ndarray]:
     backbone = load_numpy_pickle(locate_weight_file(LPIPS_BACKBONES[net], download))
-    linear = read_legacy_torch_file(locate_weight_file(LPIPS_LINEAR_LAYERS[net], download))
+    linear = read_torch_archive(locate_weight_file(LPIPS_LINEAR_LAYERS[net], download))
     flat = {f"backbone/{key}": value for key, value in
             traverse_util.flatten_dict(backbone[LPIPS_BACKBONE_SCOPES[net]], sep="/").items()}
     flat.update({f"lin{index}": linear[f"lin{index}.model.1.weight"].reshape(-1) for index in range(5)})

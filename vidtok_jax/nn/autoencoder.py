@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from vidtok_jax.config import ModelConfig, NetConfig
 from vidtok_jax.nn import ops
 from vidtok_jax.nn.blocks import ResBlock3D, SpatialResBlock, TemporalResBlock
-from vidtok_jax.nn.layers import (CausalConv3d, Conv3d, FrameAttention, Norm, SpatialDownsample,
+from vidtok_jax.nn.layers import (CACHE, CausalConv3d, Conv3d, FrameAttention, Norm, SpatialDownsample,
                                   SpatialUpsample, TimeDownsample, TimeUpsample)
 from vidtok_jax.quantizers import FSQ, split_moments
 
@@ -51,12 +51,15 @@ class Encoder(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
-    def __call__(self, x):
+    def __call__(self, x, time_padding: int | None = None):
+        """`time_padding`: frames to prepend (causal); by default what the full clip needs."""
         cfg = self.config
         x = x.astype(self.dtype)
         if cfg.causal:
             mode = "replicate" if cfg.init_pad_mode == "replicate" else "zeros"
-            x = ops.pad_time(x, encoder_time_padding(cfg, x.shape[1]), mode=mode)
+            if time_padding is None:
+                time_padding = encoder_time_padding(cfg, x.shape[1])
+            x = ops.pad_time(x, time_padding, mode=mode)
         spatial_ds, tempo_ds = cfg.down_levels
         h = _input_conv(cfg, cfg.ch, "conv_in")(x)
         for level, mult in enumerate(cfg.ch_mult):
@@ -77,15 +80,19 @@ class Decoder(nn.Module):
     """Latent `[B, t, h, w, z_channels]` → video `[B, T, H, W, 3]`.
 
     v1.0 causal decoders drop the first `time_downsample_factor − 1` frames (the encoder's
-    padding); v1.1 decoders return every frame.
+    padding); v1.1 decoders return every frame. When streaming (the "cache" collection mutable),
+    `final=False` marks a chunk that more chunks follow.
     """
 
     config: NetConfig
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
-    def __call__(self, z):
+    def __call__(self, z, final: bool = True):
         cfg = self.config
+        first = not (self.is_mutable_collection(CACHE) and self.has_variable(CACHE, "started"))
+        if self.is_mutable_collection(CACHE):
+            self.put_variable(CACHE, "started", True)
         spatial_us, tempo_us = cfg.up_levels
         first_groups = _first_groups(cfg)
         h = _input_conv(cfg, cfg.ch * cfg.ch_mult[-1], "conv_in")(z.astype(self.dtype))
@@ -100,11 +107,11 @@ class Decoder(nn.Module):
                 h = SpatialUpsample(name=f"up.{level}.upsample")(h)
                 if level in tempo_us:
                     h = TimeUpsample(cfg.causal, cfg.pad_mode, cfg.interpolation_mode,
-                                     first_groups[level], name=f"up_temporal.{level}.upsample")(h)
+                                     first_groups[level], name=f"up_temporal.{level}.upsample")(h, final)
         h = _output(cfg, h, cfg.out_ch)
         if cfg.tanh_out:
             h = jnp.tanh(h)
-        if cfg.causal and cfg.version == "1.0":
+        if cfg.causal and cfg.version == "1.0" and first:
             h = h[:, cfg.time_downsample_factor - 1:]
         return h.astype(jnp.float32)
 
@@ -150,6 +157,17 @@ class Autoencoder(nn.Module):
 
     def decode(self, z):
         return self.decoder(z)
+
+    def encode_chunk(self, video, time_padding: int):
+        """Streaming encode of one chunk (apply with the "cache" collection mutable)."""
+        moments = self.encoder(video, time_padding)
+        if self.config.is_fsq:
+            return FSQ(self.config.regularizer).quantize(moments)
+        return split_moments(moments)[0]
+
+    def decode_chunk(self, z, final: bool):
+        """Streaming decode of one chunk (apply with the "cache" collection mutable)."""
+        return self.decoder(z, final)
 
     def detokenize(self, ids):
         return self.decoder(FSQ(self.config.regularizer).indices_to_codes(ids))

@@ -21,6 +21,27 @@ SAME_3x3 = ((1, 1), (1, 1))
 NO_PAD = ((0, 0), (0, 0))
 
 
+CACHE = "cache"
+
+
+def with_past_frames(module: nn.Module, x, frames: int, mode: str):
+    """Prepend the `frames` frames a causal layer sees before `x`.
+
+    In a full pass these are padding (zeros, or copies of the first frame). When the module is
+    applied with the "cache" collection mutable (streaming), they are the last frames of the
+    previous chunks, kept in that collection; the first chunk starts from the padding. Either way
+    the result is what the full pass computes for these frames.
+    """
+    if frames == 0:
+        return x
+    if not module.is_mutable_collection(CACHE):
+        return ops.pad_time(x, frames, mode=mode)
+    past = module.variable(CACHE, "past_frames", lambda: ops.pad_time(x[:, :1], frames, mode=mode)[:, :frames])
+    extended = jnp.concatenate([past.value.astype(x.dtype), x], axis=1)
+    past.value = extended[:, -frames:]
+    return extended
+
+
 def _torch_uniform(fan_in: int):
     """PyTorch's default init for conv weights and biases: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
     bound = fan_in ** -0.5
@@ -89,8 +110,7 @@ class CausalConv3d(nn.Module):
     def __call__(self, x):
         k = self.kernel
         kernel, bias = ConvParams(self.features, (k, k, k), name="conv")(x.shape[-1])
-        time_pad = (k - 1) + (1 - self.time_stride)
-        x = ops.pad_time(x, time_pad, mode=self.pad_mode)
+        x = with_past_frames(self, x, (k - 1) + (1 - self.time_stride), self.pad_mode)
         return ops.conv3d(x, kernel, bias, time_stride=self.time_stride,
                           padding=((k // 2, k // 2), (k // 2, k // 2)))
 
@@ -125,7 +145,7 @@ class TimeConv(nn.Module):
         kernel, bias = wrapped_or_own_conv(self, self.causal, self.features, (3,), x.shape[-1],
                                            self.zero_init)
         if self.causal:
-            x = ops.pad_time(x, 2, mode=self.pad_mode)
+            x = with_past_frames(self, x, 2, self.pad_mode)
         else:
             x = ops.pad_time(x, 1, 1)
         return ops.conv_time(x, kernel, bias)
@@ -224,7 +244,7 @@ class TimeDownsample(nn.Module):
     def __call__(self, x):
         c = x.shape[-1]
         if self.causal:
-            pooled = ops.avg_pool_time(ops.pad_time(x, 1, mode=self.pad_mode))
+            pooled = ops.avg_pool_time(with_past_frames(self, x, 1, self.pad_mode))
             conv = CausalConv3d(c, 3, time_stride=2, pad_mode=self.pad_mode, name="conv")(x)
         else:
             x = ops.pad_time(x, 0, 1)
@@ -236,8 +256,10 @@ class TimeDownsample(nn.Module):
 class TimeUpsample(nn.Module):
     """Double T: blend of the repeated (or linearly interpolated) frames and a 3D conv of them.
 
-    `first_group` (v1.1 trilinear only) is the number of leading frames interpolated on their
-    own, apart from the rest, as the official v1.1 decoder does.
+    Linear interpolation ("trilinear", v1.1) treats the first `first_group` frames as a segment
+    of their own, as the official v1.1 decoder does, and clamps at segment ends. Its odd output
+    frames need the next input frame: when streaming, the last frame of a chunk is held back
+    until the next chunk arrives, and `final=True` emits it (clamped) at the end of the video.
     """
 
     causal: bool
@@ -246,14 +268,10 @@ class TimeUpsample(nn.Module):
     first_group: int = 1
 
     @nn.compact
-    def __call__(self, x):
+    def __call__(self, x, final: bool = True):
         c = x.shape[-1]
         if self.interpolation == "trilinear":
-            head, tail = x[:, :self.first_group], x[:, self.first_group:]
-            parts = [ops.upsample_linear_time(head)]
-            if tail.shape[1]:
-                parts.append(ops.upsample_linear_time(tail))
-            x = jnp.concatenate(parts, axis=1)
+            x = self._linear_upsample(x, final)
         else:
             x = ops.upsample_nearest_time(x)
         if self.causal:
@@ -261,3 +279,26 @@ class TimeUpsample(nn.Module):
         else:
             conv = Conv3d(c, 3, name="conv")(x)
         return _blend(self, x, conv)
+
+    def _linear_upsample(self, x, final: bool):
+        streaming = self.is_mutable_collection(CACHE)
+        first = not (streaming and self.has_variable(CACHE, "last_frame"))
+        if first:
+            previous, start = x[:, :1], 0
+        else:
+            previous = self.get_variable(CACHE, "last_frame").astype(x.dtype)
+            start = self.get_variable(CACHE, "frames_seen")
+        frames = x.shape[1]
+        before = jnp.concatenate([previous, x[:, :-1]], axis=1)  # frame k-1 for every frame k of x
+        at_segment_start = (start + jnp.arange(frames) == self.first_group).reshape(1, frames, 1, 1, 1)
+        even = jnp.where(at_segment_start, x, 0.75 * x + 0.25 * before)            # frame 2k
+        odd_of_before = jnp.where(at_segment_start, before, 0.75 * before + 0.25 * x)  # frame 2(k-1)+1
+        out = jnp.stack([odd_of_before, even], axis=2).reshape((x.shape[0], 2 * frames) + x.shape[2:])
+        if first:
+            out = out[:, 1:]
+        if final:
+            out = jnp.concatenate([out, x[:, -1:]], axis=1)
+        if streaming:
+            self.put_variable(CACHE, "last_frame", x[:, -1:])
+            self.put_variable(CACHE, "frames_seen", jnp.asarray(start + frames, jnp.int32))
+        return out

@@ -116,19 +116,6 @@ def upsample_nearest_time(x: jax.Array) -> jax.Array:
     return jnp.repeat(x, 2, axis=1)
 
 
-def upsample_linear_time(x: jax.Array) -> jax.Array:
-    """2× linear interpolation over time with half-pixel centres and edge clamping.
-
-    Output frame 2k is 0.75·x[k] + 0.25·x[k-1] and 2k+1 is 0.75·x[k] + 0.25·x[k+1], with
-    indices clamped to the clip: PyTorch's trilinear `interpolate(scale_factor=(2, 1, 1))`.
-    """
-    prev = jnp.concatenate([x[:, :1], x[:, :-1]], axis=1)
-    nxt = jnp.concatenate([x[:, 1:], x[:, -1:]], axis=1)
-    even = 0.75 * x + 0.25 * prev
-    odd = 0.75 * x + 0.25 * nxt
-    return jnp.stack([even, odd], axis=2).reshape((x.shape[0], 2 * x.shape[1]) + x.shape[2:])
-
-
 def avg_pool_time(x: jax.Array) -> jax.Array:
     """Mean of 3 frames with stride 2 over time (no padding: pad beforehand)."""
     t_out = (x.shape[1] - 3) // 2 + 1

@@ -1,6 +1,6 @@
 """Read the legacy (non-zip, before PyTorch 1.6) `torch.save` format, which the lpips weight files use.
 
-`vidtok_jax.checkpoints.torch_pickle.read_torch_archive` reads only zip archives. A legacy file is
+`vidtok_jax.checkpoints.torch_pickle.read_torch_archive` hands such files to this module. A legacy file is
 a sequence of pickles: a magic number, the protocol version (1001), a dict of system info (byte
 order), the saved object, whose tensors name their storages by persistent id
 `('storage', type, key, device, numel, view)`, and the list of storage keys; then each storage's

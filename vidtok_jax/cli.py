@@ -1,0 +1,147 @@
+"""The ``vidtok-jax`` command: reconstruct, encode, decode, info and encode-dir.
+
+``main(argv)`` returns the exit status: 0 on success, 1 for bad input (reported as one line
+``vidtok-jax: error: ...`` on stderr, no traceback, no output file left behind), 2 for bad usage.
+"""
+
+import sys
+
+import numpy as np
+
+from vidtok_jax import __version__
+from vidtok_jax.cli_encode_dir import encode_dir
+from vidtok_jax.cli_frames import Preprocessing, prepare_video, to_output_frames
+from vidtok_jax.cli_info import print_info
+from vidtok_jax.cli_model import ModelOptions, decode_video, encode_video, load_model, reconstruct_video, unsupported_flags
+from vidtok_jax.cli_parser import build_parser
+from vidtok_jax.cli_tokens import (check_token_file_matches, load_token_file, model_metadata, save_token_file,
+                                   video_metadata)
+from vidtok_jax.config import bundled_config_names, load_model_config
+from vidtok_jax.data.transforms import SpatialPadding
+from vidtok_jax.data.video import VideoWriter
+from vidtok_jax.errors import InputError, VidTokError
+
+# The tokenizer methods each command calls, to check that they take the streaming and tiling options.
+_METHODS = {"reconstruct": ("reconstruct",), "encode": ("encode",), "decode": ("decode",), "encode-dir": ("encode",)}
+
+
+class UsageError(Exception):
+    """A combination of command-line options that cannot work; exit status 2."""
+
+
+def _model_options(args, config: str, seed: int) -> ModelOptions:
+    return ModelOptions(config=config, checkpoint=args.checkpoint, dtype=args.dtype, seed=seed,
+                        chunk_frames=args.chunk_frames, tile=args.tile,
+                        tile_overlap=args.tile_overlap)
+
+
+def _preprocessing(args, spatial_factor: int) -> Preprocessing:
+    if args.size is not None and args.size % spatial_factor and not args.pad:
+        raise UsageError(f"--size {args.size} is not a multiple of the model's spatial factor {spatial_factor}: "
+                         f"use a multiple such as {max(spatial_factor, args.size // spatial_factor * spatial_factor)}, or add --pad")
+    return Preprocessing(size=args.size, pad=args.pad, fps=args.fps, max_frames=args.max_frames)
+
+
+def _check_options_supported(options: ModelOptions, command: str) -> None:
+    missing = unsupported_flags(options, _METHODS[command])
+    if missing:
+        raise UsageError(f"{', '.join(missing)} not available in this version of vidtok-jax ({__version__})")
+
+
+def run_reconstruct(args) -> int:
+    options = _model_options(args, args.config, args.seed or 0)
+    _check_options_supported(options, "reconstruct")
+    config = load_model_config(args.config)
+    video = prepare_video(args.input, _preprocessing(args, config.spatial_factor), config.spatial_factor)
+    tokenizer = load_model(options)
+    with VideoWriter(args.output, video.fps) as writer:
+        start = 0
+        for frames in reconstruct_video(tokenizer, video.frames, options):
+            output = to_output_frames(frames, video.padding)
+            if args.side_by_side:
+                original = to_output_frames(video.frames[start:start + len(frames)], video.padding)
+                output = np.concatenate([original, output], axis=2)
+            writer.write(output)
+            start += len(frames)
+    print(f"wrote {args.output}: {video.num_frames} frames at {video.fps:g} fps")
+    return 0
+
+
+def run_encode(args) -> int:
+    options = _model_options(args, args.config, args.seed or 0)
+    _check_options_supported(options, "encode")
+    config = load_model_config(args.config)
+    video = prepare_video(args.input, _preprocessing(args, config.spatial_factor), config.spatial_factor)
+    tokenizer = load_model(options)
+    tokens = encode_video(tokenizer, video.frames, options)
+    metadata = {**model_metadata(tokenizer.config, options, __version__), "video": video_metadata(video, args.size)}
+    save_token_file(args.output, tokenizer.config, tokens, metadata)
+    kind = "token ids" if config.is_fsq else "latents"
+    print(f"wrote {args.output}: {kind} {list(tokens.shape)} from {video.num_frames} frames")
+    return 0
+
+
+def _check_same_weights(name: str, metadata: dict, args) -> None:
+    stored = metadata["checkpoint"]
+    if stored is not None and args.checkpoint is None:
+        raise InputError(f"{name}: made with checkpoint {stored}: pass it with --checkpoint")
+    if stored is None and args.checkpoint is not None:
+        raise InputError(f"{name}: made with random weights (seed {metadata['seed']}), not a checkpoint: decode without --checkpoint")
+
+
+def run_decode(args) -> int:
+    tokens, metadata = load_token_file(args.input)
+    config_name = args.config or metadata["config"]
+    config = load_model_config(config_name)
+    check_token_file_matches(args.input, tokens, metadata, config)
+    _check_same_weights(args.input, metadata, args)
+    seed = args.seed if args.seed is not None else metadata["seed"] or 0
+    options = _model_options(args, config_name, seed)
+    _check_options_supported(options, "decode")
+    tokenizer = load_model(options)
+    video = metadata["video"]
+    padding = SpatialPadding(**video["padding"])
+    with VideoWriter(args.output, video["fps"]) as writer:
+        for frames in decode_video(tokenizer, tokens, video["num_frames"], options):
+            writer.write(to_output_frames(frames, padding))
+    print(f"wrote {args.output}: {video['num_frames']} frames at {video['fps']:g} fps")
+    return 0
+
+
+def run_info(args) -> int:
+    print_info(args.configs or bundled_config_names())
+    return 0
+
+
+def run_encode_dir(args) -> int:
+    options = _model_options(args, args.config, args.seed or 0)
+    _check_options_supported(options, "encode-dir")
+    config = load_model_config(args.config)
+    preprocessing = _preprocessing(args, config.spatial_factor)
+    tokenizer = load_model(options)
+    return encode_dir(args.source, args.destination, data_dir=args.data_dir, shard_size=args.shard_size,
+                      tokenizer=tokenizer, model=options, preprocessing=preprocessing,
+                      model_metadata=model_metadata(tokenizer.config, options, __version__))
+
+
+_COMMANDS = {"reconstruct": run_reconstruct, "encode": run_encode, "decode": run_decode, "info": run_info,
+             "encode-dir": run_encode_dir}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_request:
+        return exit_request.code
+    try:
+        return _COMMANDS[args.command](args)
+    except UsageError as error:
+        print(f"vidtok-jax {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except (VidTokError, OSError) as error:
+        print(f"vidtok-jax: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("vidtok-jax: interrupted", file=sys.stderr)
+        return 130

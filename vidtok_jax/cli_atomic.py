@@ -1,0 +1,42 @@
+"""Files that appear only complete: written to a hidden temporary file beside the target, then renamed over it."""
+
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from typing import IO
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[IO[bytes]]:
+    """A binary file to write ``path``'s new content into; it replaces ``path`` only if the block succeeds.
+
+    On any exception the temporary file is removed and ``path`` keeps its old content (or stays absent).
+    """
+    path = os.fspath(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    temp_path = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.partial")
+    try:
+        with open(temp_path, "wb") as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp_path, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temp_path)
+
+
+def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` to exactly ``path`` (no ``.npz`` appended), atomically."""
+    with atomic_output(path) as file:
+        np.savez(file, **arrays)
+
+
+def save_json(path: str | os.PathLike, document: dict) -> None:
+    """Write ``document`` as indented UTF-8 JSON to ``path``, atomically."""
+    with atomic_output(path) as file:
+        file.write(json.dumps(document, indent=1, sort_keys=True).encode("utf-8"))

@@ -1,0 +1,133 @@
+"""The ``vidtok-jax`` command line: subcommands, options and their help texts."""
+
+import argparse
+import re
+
+DEFAULT_CONFIG = "vidtok_kl_causal_488_4chn"
+DEFAULT_SHARD_SIZE = 100
+
+DESCRIPTION = """\
+Tokenize and reconstruct videos with the VidTok tokenizers.
+
+Without --checkpoint the model has random weights (a warning says so): fine for trying the
+commands, useless for real tokens. Exit status: 0 on success, 1 for bad input (unreadable video,
+token file from another model, ...), 2 for bad command-line usage."""
+
+EPILOG = """\
+examples:
+  vidtok-jax reconstruct in.mp4 out.mp4 --checkpoint vidtok_kl_causal_488_4chn.ckpt --size 256
+  vidtok-jax encode in.mp4 tokens.npz --config vidtok_fsq_causal_488_32768 --checkpoint fsq.ckpt --pad
+  vidtok-jax decode tokens.npz out.mp4 --checkpoint fsq.ckpt
+  vidtok-jax encode-dir videos/ tokens/ --config vidtok_fsq_causal_488_32768 --checkpoint fsq.ckpt --size 256
+  vidtok-jax info"""
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+class TileSize(argparse.Action):
+    """``--tile H W`` or ``--tile HxW``, stored as (height, width)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parts = [part for value in values for part in re.split(r"[xX]", value)]
+        if len(parts) != 2 or not all(part.isdigit() and int(part) > 0 for part in parts):
+            parser.error(f"{option_string} takes a height and width in pixels, as '{option_string} 256 256' "
+                         f"or '{option_string} 256x256', got {' '.join(values)!r}")
+        setattr(namespace, self.dest, (int(parts[0]), int(parts[1])))
+
+
+def _model_options(config_default: str | None, config_help: str) -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("model")
+    group.add_argument("--config", default=config_default, help=config_help)
+    group.add_argument("--checkpoint", metavar="FILE", help="official VidTok .ckpt or .safetensors weights (default: random weights)")
+    group.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                       help="compute type of the convolutions (default: float32); bfloat16 is faster on accelerators")
+    group.add_argument("--seed", type=int, help="seed of the random weights used without --checkpoint (default: 0)")
+    group.add_argument("--chunk-frames", type=positive_int, metavar="N",
+                       help="stream causal models through N frames at a time to bound memory on long videos "
+                            "(decoding: N / temporal factor latent frames at a time)")
+    group.add_argument("--tile", nargs="+", action=TileSize, metavar=("H", "W"), help="process frames in spatial tiles of H x W pixels (also written HxW) to bound memory")
+    group.add_argument("--tile-overlap", type=non_negative_int, metavar="PIXELS", help="overlap of neighbouring tiles, blended")
+    return parent
+
+
+def _video_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("video")
+    group.add_argument("--size", type=positive_int, metavar="N",
+                       help="resize the shorter side to N and center-crop N x N (N a multiple of the spatial factor, or add --pad)")
+    group.add_argument("--pad", action="store_true",
+                       help="keep every pixel: pad height and width to multiples of the spatial factor, crop back after decoding")
+    group.add_argument("--fps", type=positive_float, help="resample to about this frame rate (keeps every round(video fps / FPS)-th frame)")
+    group.add_argument("--max-frames", type=positive_int, metavar="N", help="use only the first N frames (after --fps)")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vidtok-jax", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    config_help = f"bundled config name or official YAML file (default: {DEFAULT_CONFIG}); 'vidtok-jax info' lists them"
+    model = _model_options(DEFAULT_CONFIG, config_help)
+    video = _video_options()
+
+    reconstruct = commands.add_parser(
+        "reconstruct", parents=[model, video], help="encode and decode a video (same frame count and fps)",
+        description="Encode and decode a video. The output has the input's frame count and frame rate, and "
+                    "its size (or the --size crop).")
+    reconstruct.add_argument("input", metavar="IN", help="input video")
+    reconstruct.add_argument("output", metavar="OUT", help="output video (.mp4)")
+    reconstruct.add_argument("--side-by-side", action="store_true", help="write the input and the reconstruction next to each other")
+
+    encode = commands.add_parser(
+        "encode", parents=[model, video], help="video to latents (KL) or token ids (FSQ) in an .npz",
+        description="Encode a video into an .npz holding 'latents' float32 [t, h, w, C] (KL models) or "
+                    "'tokens' int32 [t, h, w] (FSQ models) and 'metadata' (JSON: config, checkpoint, fps, "
+                    "frame count, sizes, padding, dtype, package version).")
+    encode.add_argument("input", metavar="IN", help="input video")
+    encode.add_argument("output", metavar="OUT.npz", help="token file to write")
+
+    decode = commands.add_parser(
+        "decode", parents=[_model_options(None, "config to decode with (default: the one stored in the token file)")],
+        help="token file back to a video",
+        description="Decode a token file written by 'vidtok-jax encode' into a video with the stored frame "
+                    "rate and frame count, cropping off any --pad padding. Give the same --checkpoint as for encoding.")
+    decode.add_argument("input", metavar="IN.npz", help="token file")
+    decode.add_argument("output", metavar="OUT", help="output video (.mp4)")
+
+    info = commands.add_parser("info", help="table of model configs: compression, latent size, parameters",
+                               description="List configs with compression factors, latent channels or codebook "
+                                           "size, parameter count and compression ratio (pixel values per latent value).")
+    info.add_argument("configs", nargs="*", metavar="CONFIG", help="bundled names or YAML files (default: every bundled config)")
+
+    encode_dir = commands.add_parser(
+        "encode-dir", parents=[model, video], help="many videos to sharded token files (resumable)",
+        description="Encode every video under a folder (recursively), or listed in the 'videos' column of a CSV "
+                    "file, into DST/shard-NNNNN.npz files with an index DST/index.json (source -> shard and key, "
+                    "metadata). Running again skips finished videos and retries failed ones. A video that cannot "
+                    "be read is recorded with the reason and the run goes on; the exit status is 1 if any failed.")
+    encode_dir.add_argument("source", metavar="SRC", help="folder of videos, or CSV file with a 'videos' column")
+    encode_dir.add_argument("destination", metavar="DST", help="output folder")
+    encode_dir.add_argument("--shard-size", type=positive_int, default=DEFAULT_SHARD_SIZE, metavar="N",
+                            help=f"videos per shard (default: {DEFAULT_SHARD_SIZE})")
+    encode_dir.add_argument("--data-dir", metavar="DIR", help="folder the CSV's paths are relative to (default: the CSV's folder)")
+    return parser
