@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import jax
 import jax.numpy as jnp
@@ -21,8 +21,9 @@ from vidtok_jax.checkpoints.state_dict import (params_from_state_dict, read_stat
                                               state_dict_from_params)
 from vidtok_jax.config import ModelConfig, load_model_config
 from vidtok_jax.errors import CheckpointError, InputError
-from vidtok_jax.nn.autoencoder import Autoencoder
+from vidtok_jax.nn.autoencoder import Autoencoder, encoder_time_padding
 from vidtok_jax.quantizers import FSQ, gaussian_sample
+from vidtok_jax.streaming import split_frames, stream_decode, stream_encode
 
 RANGE_SLACK = 2.0  # values beyond ±2 are not a [-1, 1] video (e.g. 0..255 pixels)
 
@@ -81,39 +82,114 @@ class Tokenizer:
     def _run(self, method: str, x):
         return _jitted(self.model, method)(self.params, x)
 
-    def encode_moments(self, video) -> jax.Array:
+    def _whole_chunk(self, num_frames: int) -> int:
+        """A chunk length that holds the whole (padded) video."""
+        f = self.config.temporal_factor
+        return -(-(num_frames + encoder_time_padding(self.config.encoder, num_frames)) // f) * f
+
+    def _moments(self, video, chunk_frames, tile, tile_overlap) -> jax.Array:
+        chunk = self._whole_chunk(video.shape[1]) if chunk_frames is None else chunk_frames
+        pieces = stream_encode(self.model, self.params, split_frames(video, chunk), video.shape[1], chunk,
+                               tile=tile, tile_overlap=tile_overlap)
+        return jnp.concatenate(list(pieces), axis=1)
+
+    def encode_moments(self, video, *, chunk_frames: int | None = None, tile=None, tile_overlap=None) -> jax.Array:
         """Raw encoder output: KL models `[B, t, h, w, 2C]` (mean, log-variance); FSQ `[..., C]`."""
-        return self._run("encode_moments", self.check_video(video))
-
-    def encode(self, video, *, key: jax.Array | None = None) -> jax.Array:
-        """Latent `[B, t, h, w, C]`: the KL posterior mode (a sample if `key` is given) or FSQ codes."""
         video = self.check_video(video)
-        if key is None:
-            return self._run("encode", video)
-        if self.config.is_fsq:
-            raise InputError("FSQ models are deterministic: encode(video) takes no key")
-        return gaussian_sample(self._run("encode_moments", video), key)
+        if chunk_frames is None and tile is None:
+            return self._run("encode_moments", video)
+        return self._moments(video, chunk_frames, tile, tile_overlap)
 
-    def tokenize(self, video) -> jax.Array:
-        """FSQ token ids, int32 `[B, t, h, w]`."""
+    def encode(self, video, *, key: jax.Array | None = None, chunk_frames: int | None = None,
+               tile: tuple[int, int] | None = None, tile_overlap: int | None = None) -> jax.Array:
+        """Latent `[B, t, h, w, C]`: the KL posterior mode (a sample if `key` is given) or FSQ codes.
+
+        `chunk_frames` (a multiple of the temporal factor) encodes a chunk at a time: exact for
+        causal models; independent clips for non-causal ones. `tile=(h, w)` encodes overlapping
+        spatial tiles (`tile_overlap` pixels, default a quarter tile) and blends them.
+        """
+        if key is not None and self.config.is_fsq:
+            raise InputError("FSQ models are deterministic: encode(video) takes no key")
+        if key is None and chunk_frames is None and tile is None:
+            return self._run("encode", self.check_video(video))
+        moments = self.encode_moments(video, chunk_frames=chunk_frames, tile=tile, tile_overlap=tile_overlap)
+        if key is not None:
+            return gaussian_sample(moments, key)
+        return self._run("latent_from_moments", moments)
+
+    def tokenize(self, video, *, chunk_frames: int | None = None, tile=None, tile_overlap=None) -> jax.Array:
+        """FSQ token ids, int32 `[B, t, h, w]` (options as in `encode`)."""
         if not self.config.is_fsq:
             raise InputError(f"{self.config.name} is a KL model with continuous latents: use encode(), "
                              "or an FSQ config to get token ids")
-        return self._run("tokenize", self.check_video(video))
+        if chunk_frames is None and tile is None:
+            return self._run("tokenize", self.check_video(video))
+        moments = self.encode_moments(video, chunk_frames=chunk_frames, tile=tile, tile_overlap=tile_overlap)
+        return self._run("tokens_from_moments", moments)
 
-    def decode(self, z) -> jax.Array:
-        """Video from latents (official decoder output: v1.1 returns every decoded frame)."""
-        return self._run("decode", self.check_latent(z))
+    def decode(self, z, *, chunk_latents: int | None = None, tile=None, tile_overlap=None) -> jax.Array:
+        """Video from latents (official decoder output: v1.1 returns every decoded frame).
 
-    def detokenize(self, ids) -> jax.Array:
-        """Video from FSQ token ids `[B, t, h, w]`."""
-        return self._run("detokenize", self.check_ids(ids))
+        `chunk_latents` decodes that many latent frames at a time (exact for causal models);
+        `tile=(h, w)` pixels decodes overlapping tiles and blends them.
+        """
+        z = self.check_latent(z)
+        if chunk_latents is None and tile is None:
+            return self._run("decode", z)
+        pieces = stream_decode(self.model, self.params, [z], z.shape[1] if chunk_latents is None else chunk_latents,
+                               tile=tile, tile_overlap=tile_overlap)
+        return jnp.concatenate(list(pieces), axis=1)
 
-    def reconstruct(self, video) -> jax.Array:
-        """Encode and decode; the output has the input's shape."""
+    def detokenize(self, ids, *, chunk_latents: int | None = None, tile=None, tile_overlap=None) -> jax.Array:
+        """Video from FSQ token ids `[B, t, h, w]` (options as in `decode`)."""
+        codes = FSQ(self.config.regularizer).indices_to_codes(self.check_ids(ids))
+        return self.decode(codes, chunk_latents=chunk_latents, tile=tile, tile_overlap=tile_overlap)
+
+    def reconstruct(self, video, *, chunk_frames: int | None = None, tile=None, tile_overlap=None) -> jax.Array:
+        """Encode and decode; the output has the input's shape (options as in `encode`)."""
         video = self.check_video(video, reconstruct=True)
-        out = self._run("__call__", video)
+        if chunk_frames is None and tile is None:
+            out = self._run("__call__", video)
+        else:
+            chunk = self._whole_chunk(video.shape[1]) if chunk_frames is None else chunk_frames
+            out = jnp.concatenate(list(self.reconstruct_stream(
+                split_frames(video, chunk), video.shape[1], chunk, tile=tile, tile_overlap=tile_overlap)), axis=1)
         return out[:, -video.shape[1]:]
+
+    def encode_stream(self, frame_chunks: Iterable, num_frames: int, chunk_frames: int, *,
+                      tile=None, tile_overlap=None) -> Iterator[jax.Array]:
+        """Latents of a video that arrives as chunks of frames (e.g. read from a file).
+
+        Yields one latent chunk per `chunk_frames` frames; memory does not grow with the length.
+        """
+        checked = (self.check_video(chunk) for chunk in frame_chunks)
+        for moments in stream_encode(self.model, self.params, checked, num_frames, chunk_frames,
+                                     tile=tile, tile_overlap=tile_overlap):
+            yield self._run("latent_from_moments", moments)
+
+    def decode_stream(self, latent_chunks: Iterable, chunk_latents: int, *, tile=None,
+                      tile_overlap=None) -> Iterator[jax.Array]:
+        """Frames of latents that arrive as chunks; yields frames as soon as they are final."""
+        checked = (self.check_latent(chunk) for chunk in latent_chunks)
+        yield from stream_decode(self.model, self.params, checked, chunk_latents, tile=tile,
+                                 tile_overlap=tile_overlap)
+
+    def reconstruct_stream(self, frame_chunks: Iterable, num_frames: int, chunk_frames: int, *,
+                           tile=None, tile_overlap=None) -> Iterator[jax.Array]:
+        """Reconstructed frames of a video that arrives as chunks: `num_frames` frames in all."""
+        cfg = self.config
+        if cfg.causal and cfg.version == "1.0" and num_frames % cfg.temporal_factor == 0:
+            raise InputError(f"v1.0 causal models reconstruct 1 + {cfg.temporal_factor}k frames, got {num_frames}")
+        latents = self.encode_stream(frame_chunks, num_frames, chunk_frames, tile=tile, tile_overlap=tile_overlap)
+        frames = self.decode_stream(latents, max(1, chunk_frames // cfg.temporal_factor), tile=tile,
+                                    tile_overlap=tile_overlap)
+        skip = encoder_time_padding(cfg.encoder, num_frames) if cfg.version == "1.1" else 0
+        for chunk in frames:
+            if skip:
+                dropped = min(skip, chunk.shape[1])
+                chunk, skip = chunk[:, dropped:], skip - dropped
+            if chunk.shape[1]:
+                yield chunk
 
     def check_video(self, video, *, reconstruct: bool = False) -> jax.Array:
         """Validate a video batch `[B, T, H, W, C]` in [-1, 1] and return it as a float array."""

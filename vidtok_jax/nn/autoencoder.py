@@ -146,24 +146,27 @@ class Autoencoder(nn.Module):
         return self.encoder(video)
 
     def encode(self, video):
-        moments = self.encoder(video)
+        return self.latent_from_moments(self.encoder(video))
+
+    def tokenize(self, video):
+        return self.tokens_from_moments(self.encoder(video))
+
+    def latent_from_moments(self, moments):
+        """KL posterior mode or FSQ codes of an encoder output."""
         if self.config.is_fsq:
             return FSQ(self.config.regularizer).quantize(moments)
         return split_moments(moments)[0]
 
-    def tokenize(self, video):
+    def tokens_from_moments(self, moments):
         quantizer = FSQ(self.config.regularizer)
-        return quantizer.codes_to_indices(quantizer.quantize(self.encoder(video)))
+        return quantizer.codes_to_indices(quantizer.quantize(moments))
 
     def decode(self, z):
         return self.decoder(z)
 
     def encode_chunk(self, video, time_padding: int):
-        """Streaming encode of one chunk (apply with the "cache" collection mutable)."""
-        moments = self.encoder(video, time_padding)
-        if self.config.is_fsq:
-            return FSQ(self.config.regularizer).quantize(moments)
-        return split_moments(moments)[0]
+        """Encoder output for one chunk of a stream (apply with the "cache" collection mutable)."""
+        return self.encoder(video, time_padding)
 
     def decode_chunk(self, z, final: bool):
         """Streaming decode of one chunk (apply with the "cache" collection mutable)."""

@@ -1,0 +1,105 @@
+"""Chunked (streaming) encode/decode equals the full pass for causal models; tiling behaves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import vidtok_jax as vt
+from vidtok_jax.tiling import TileGrid
+from tests.conftest import channels_last, reference_dir, rel_l2
+
+TOL = 1e-5
+
+
+def _load(case):
+    folder = reference_dir(case)
+    tok = vt.load_tokenizer(folder / "config.yaml", folder / "model.ckpt")
+    return tok, dict(np.load(folder / "reference.npz"))
+
+
+@pytest.fixture(scope="module")
+def v11():
+    return _load("v11_kl_causal_488_4chn")
+
+
+@pytest.fixture(scope="module")
+def v10():
+    return _load("kl_causal_488_4chn")
+
+
+@pytest.mark.parametrize("chunk_frames", [4, 12])  # 1 latent per chunk; 3 latents, not dividing 9
+def test_v11_chunked_encode_equals_full(v11, chunk_frames):
+    tok, ref = v11
+    video = channels_last(ref["input"])
+    z = tok.encode(video, chunk_frames=chunk_frames)
+    assert rel_l2(z, channels_last(ref["latent"])) < TOL
+
+
+@pytest.mark.parametrize("chunk_latents", [1, 4])
+def test_v11_chunked_decode_equals_full_unlike_official_tiling(v11, chunk_latents):
+    tok, ref = v11
+    y = tok.decode(channels_last(ref["latent"]), chunk_latents=chunk_latents)
+    full = channels_last(ref["decoded"])
+    assert y.shape == full.shape
+    assert rel_l2(y, full) < TOL
+    # the official chunked decode is only an approximation of its own full decode
+    assert rel_l2(channels_last(ref["tiled_decoded"]), full) > 10 * TOL
+
+
+def test_v11_stream_from_uneven_pieces_equals_reconstruct(v11):
+    tok, ref = v11
+    video = channels_last(ref["input"])
+    pieces = [video[:, a:b] for a, b in ((0, 5), (5, 6), (6, 20), (20, 33))]
+    out = np.concatenate([np.asarray(c) for c in tok.reconstruct_stream(pieces, 33, 12)], axis=1)
+    assert out.shape == video.shape
+    assert rel_l2(out, channels_last(ref["decoded"])[:, -33:]) < TOL
+
+
+def test_v10_chunked_encode_and_decode(v10):
+    tok, ref = v10
+    video = channels_last(ref["input"])
+    assert rel_l2(tok.encode(video, chunk_frames=8), channels_last(ref["latent"])) < TOL
+    y = tok.decode(channels_last(ref["latent"]), chunk_latents=2)
+    assert rel_l2(y, channels_last(ref["decoded"])) < TOL
+
+
+def test_fsq_chunked_tokens_are_identical():
+    tok, ref = _load("fsq_causal_488_32768")
+    video = channels_last(ref["input"])
+    np.testing.assert_array_equal(np.asarray(tok.tokenize(video, chunk_frames=4)), ref["indices"])
+    assert rel_l2(tok.detokenize(ref["indices"], chunk_latents=1), channels_last(ref["decoded"])) < TOL
+
+
+def test_noncausal_chunks_are_independent_clips():
+    tok, ref = _load("fsq_noncausal_488_262144")
+    video = channels_last(ref["input"])
+    chunked = np.asarray(tok.tokenize(video, chunk_frames=4))
+    separately = np.concatenate([np.asarray(tok.tokenize(video[:, :4])), np.asarray(tok.tokenize(video[:, 4:]))], axis=1)
+    np.testing.assert_array_equal(chunked, separately)
+
+
+def test_bad_chunk_sizes(v11):
+    tok, ref = v11
+    video = channels_last(ref["input"])
+    with pytest.raises(vt.InputError, match="multiple of the temporal factor 4"):
+        tok.encode(video, chunk_frames=6)
+    with pytest.raises(vt.InputError, match="positive integer"):
+        tok.decode(channels_last(ref["latent"]), chunk_latents=0)
+    with pytest.raises(vt.InputError, match="multiple of the spatial factor 8"):
+        tok.encode(video, tile=(12, 16))
+    with pytest.raises(vt.InputError, match="announced"):
+        list(tok.encode_stream([video[:, :9]], 33, 8))
+
+
+def test_single_tile_is_exact(v11):
+    tok, ref = v11
+    video = channels_last(ref["input"])
+    assert rel_l2(tok.encode(video, tile=(32, 32)), channels_last(ref["latent"])) < TOL
+
+
+def test_tile_blend_reassembles_an_image():
+    grid = TileGrid.for_pixels(64, 48, (32, 32), 16, 8)
+    assert grid.rows == ((0, 32), (16, 48), (32, 64)) and grid.cols == ((0, 32), (16, 48))
+    x = np.random.default_rng(0).uniform(size=(1, 2, 64, 48, 3)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(grid.blend([grid.crop(x, t) for t in grid.tiles])), x, atol=1e-6)
