@@ -19,10 +19,12 @@ import numpy as np
 import pytest
 
 import vidtok_jax
-from vidtok_jax import cli_model
+from vidtok_jax import cli_info, cli_model
 from vidtok_jax.cli import main
+from vidtok_jax.cli_chunks import exactly, pad_end, paired_with_inputs, regroup, skip_and_take
 from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop
 from vidtok_jax.data.video import probe_video, read_video, write_video
+from vidtok_jax.errors import InputError
 from vidtok_jax.tokenizer import load_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -130,11 +132,14 @@ def test_side_by_side_shows_the_input_left_of_the_reconstruction(example, recons
     assert np.abs(original - reconstruction).mean() > 40, "random reference weights do not reproduce the input"
 
 
-def test_noncausal_model_runs_in_16_frame_clips(example, tmp_path, capsys):
-    code, _, _ = run(["reconstruct", example, tmp_path / "nc.mp4", *model_args("kl_noncausal_488_16chn"),
-                      "--size", "32", "--max-frames", "20"], capsys)
+def test_noncausal_model_encodes_and_decodes_16_frame_clips(example, tmp_path, capsys):
+    noncausal = model_args("kl_noncausal_488_16chn")
+    code, _, _ = run(["encode", example, tmp_path / "nc.npz", *noncausal, "--size", "32", "--max-frames", "20"], capsys)
+    latents, metadata = load_tokens(tmp_path / "nc.npz")
+    assert code == 0 and latents.shape == (8, 4, 4, 16) and metadata["video"]["num_frames"] == 20  # 2 clips of 4 latent frames
+    code, _, _ = run(["decode", tmp_path / "nc.npz", tmp_path / "nc.mp4", "--checkpoint", noncausal[-1]], capsys)
     info = probe_video(tmp_path / "nc.mp4")
-    assert code == 0 and (info.num_frames, info.height, info.width) == (20, 32, 32)
+    assert code == 0 and (info.num_frames, info.fps, info.height, info.width) == (20, 30.0, 32, 32)
 
 
 # encode and decode
@@ -182,16 +187,84 @@ def test_random_weights_give_one_warning_line(example, tmp_path, capsys):
     assert load_tokens(tmp_path / "random.npz")[1]["seed"] == 3
 
 
+# streaming and tiling
+
+
+def test_chunked_encode_streams_to_the_same_token_ids(example, fsq_token_file, tmp_path, capsys):
+    code, _, _ = run(["encode", example, tmp_path / "chunked.npz", *model_args(FSQ), *EXAMPLE_32, "--chunk-frames", "4"], capsys)
+    chunked, metadata = load_tokens(tmp_path / "chunked.npz")
+    assert code == 0 and metadata["video"]["num_frames"] == 9
+    np.testing.assert_array_equal(chunked, load_tokens(fsq_token_file)[0])
+
+
+def test_tiled_encode_passes_the_tiles_to_the_tokenizer(example, kl_token_file, tmp_path, capsys):
+    code, _, _ = run(["encode", example, tmp_path / "tiled.npz", *model_args(KL), *EXAMPLE_32,
+                      "--tile", "16x16", "--tile-overlap", "8"], capsys)
+    tiled, whole = load_tokens(tmp_path / "tiled.npz")[0], load_tokens(kl_token_file)[0]
+    assert code == 0 and tiled.shape == whole.shape and np.isfinite(tiled).all()
+    assert not np.allclose(tiled, whole, atol=1e-3), "16 x 16 tiles see less context than the whole 32 x 32 frame"
+
+
+@pytest.mark.slow  # compiles the streaming steps of a second model: about 50 s
+def test_chunked_reconstruct_side_by_side_pairs_inputs_with_their_reconstruction(example, tmp_path, capsys):
+    v11 = model_args("v11_kl_causal_488_4chn")
+    outputs = {}
+    for name, extra in (("whole", []), ("chunked", ["--chunk-frames", "4"])):
+        path = tmp_path / f"{name}.mp4"
+        assert run(["reconstruct", example, path, *v11, "--size", "32", "--max-frames", "10", "--side-by-side", *extra], capsys)[0] == 0
+        outputs[name] = read_video(path)[0].astype(np.float32)
+    assert outputs["chunked"].shape == (10, 32, 64, 3)
+    assert np.abs(outputs["chunked"] - outputs["whole"]).mean() < 3  # equal before the lossy codec
+
+
+@pytest.mark.slow  # compiles the streaming decoder steps: about 30 s
+def test_chunked_decode_gives_the_whole_decode(kl_token_file, tmp_path, capsys):
+    videos = {}
+    for name, extra in (("whole", []), ("chunked", ["--chunk-frames", "4"])):
+        path = tmp_path / f"{name}.mp4"
+        assert run(["decode", kl_token_file, path, *_checkpoint(KL), *extra], capsys)[0] == 0
+        videos[name] = read_video(path)[0].astype(np.float32)
+    assert videos["chunked"].shape == (9, 32, 32, 3)
+    assert np.abs(videos["chunked"] - videos["whole"]).mean() < 3
+
+
+def test_frame_chunk_streams_regroup_pad_check_trim_and_pair():
+    video = np.arange(10)[:, None]
+    chunks = [video[:3], video[3:4], video[4:10]]
+    assert [len(piece) for piece in regroup(chunks, 4)] == [4, 4, 2]
+    padded = np.concatenate(list(pad_end(chunks, 13)))
+    assert padded[:, 0].tolist() == list(range(10)) + [9, 9, 9]
+    assert np.concatenate(list(skip_and_take(chunks, 2, 5)))[:, 0].tolist() == [2, 3, 4, 5, 6]
+    with pytest.raises(InputError, match="announces 12 frames but 10 were decoded"):
+        list(exactly(chunks, 12, "v.mp4"))
+    pairs = list(paired_with_inputs(chunks, lambda frames: (piece * 10 for piece in regroup(frames, 4))))
+    assert all((output == inputs * 10).all() for inputs, output in pairs) and sum(len(i) for i, _ in pairs) == 10
+
+
 # info
 
 
-def test_info_lists_every_bundled_config_with_official_parameter_counts(capsys):
-    code, out, _ = run(["info"], capsys)
-    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
-    assert code == 0 and len(rows) == 23
+def info_rows(out: str) -> dict[str, str]:
+    return {line.split()[0]: line for line in out.splitlines()[1:]}
+
+
+def test_info_gives_the_official_parameter_counts(capsys):
+    names = ["vidtok_kl_causal_488_4chn", "vidtok_fsq_causal_488_262144", "vidtok_kl_causal_41616_4chn"]
+    code, out, _ = run(["info", *names], capsys)
+    rows = info_rows(out)
+    assert code == 0 and list(rows) == names
     assert "157,451,663" in rows["vidtok_kl_causal_488_4chn"] and " 192" in rows["vidtok_kl_causal_488_4chn"]
     assert "157,451,661" in rows["vidtok_fsq_causal_488_262144"] and "262144 codes" in rows["vidtok_fsq_causal_488_262144"]
     assert "198,967,951" in rows["vidtok_kl_causal_41616_4chn"] and "4x16x16" in rows["vidtok_kl_causal_41616_4chn"]
+
+
+def test_info_lists_every_bundled_config(capsys, monkeypatch):
+    monkeypatch.setattr(cli_info, "count_params", lambda config: 1234)  # the real count takes ~1.5 s per config
+    code, out, _ = run(["info"], capsys)
+    rows = info_rows(out)
+    assert code == 0 and len(rows) == 23 and out.splitlines()[0].startswith("config")
+    assert "1.1" in rows["vidtok_kl_causal_488_4chn_v1_1"] and " no " in rows["vidtok_kl_noncausal_488_4chn"]
+    assert all("1,234" in row for row in rows.values())
 
 
 # encode-dir
@@ -340,6 +413,7 @@ def test_decode_without_the_checkpoint_used_for_encoding_fails(fsq_token_file, t
     (["--size", "30"], "--size 30 is not a multiple of the model's spatial factor 8"),
     (["--tile", "64", "64", "64"], "--tile takes a height and width"),
     (["--max-frames", "0"], "must be a positive integer"),
+    (["--chunk-frames", "6"], "--chunk-frames 6 is not a multiple of the model's temporal factor 4"),
 ])
 def test_bad_options_are_usage_errors(example, tmp_path, capsys, options, problem):
     code, _, err = run(["encode", example, tmp_path / "out.npz", *model_args(KL), *options], capsys)

@@ -10,20 +10,16 @@ import numpy as np
 
 from vidtok_jax import __version__
 from vidtok_jax.cli_encode_dir import encode_dir
-from vidtok_jax.cli_frames import Preprocessing, prepare_video, to_output_frames
+from vidtok_jax.cli_frames import Preprocessing, open_video, to_output_frames
 from vidtok_jax.cli_info import print_info
 from vidtok_jax.cli_model import ModelOptions, decode_video, encode_video, load_model, reconstruct_video, unsupported_flags
 from vidtok_jax.cli_parser import build_parser
 from vidtok_jax.cli_tokens import (check_token_file_matches, load_token_file, model_metadata, save_token_file,
                                    video_metadata)
-from vidtok_jax.config import bundled_config_names, load_model_config
+from vidtok_jax.config import ModelConfig, bundled_config_names, load_model_config
 from vidtok_jax.data.transforms import SpatialPadding
 from vidtok_jax.data.video import VideoWriter
 from vidtok_jax.errors import InputError, VidTokError
-
-# The tokenizer methods each command calls, to check that they take the streaming and tiling options.
-_METHODS = {"reconstruct": ("reconstruct",), "encode": ("encode",), "decode": ("decode",), "encode-dir": ("encode",)}
-
 
 class UsageError(Exception):
     """A combination of command-line options that cannot work; exit status 2."""
@@ -42,42 +38,48 @@ def _preprocessing(args, spatial_factor: int) -> Preprocessing:
     return Preprocessing(size=args.size, pad=args.pad, fps=args.fps, max_frames=args.max_frames)
 
 
-def _check_options_supported(options: ModelOptions, command: str) -> None:
-    missing = unsupported_flags(options, _METHODS[command])
+def _check_model_options(options: ModelOptions, config: ModelConfig) -> None:
+    missing = unsupported_flags(options)
     if missing:
         raise UsageError(f"{', '.join(missing)} not available in this version of vidtok-jax ({__version__})")
+    if options.chunk_frames is not None and options.chunk_frames % config.temporal_factor:
+        raise UsageError(f"--chunk-frames {options.chunk_frames} is not a multiple of the model's temporal factor "
+                         f"{config.temporal_factor}")
+
+
+def _setup(args) -> tuple[ModelOptions, ModelConfig, Preprocessing]:
+    """Options of the commands that read videos, checked before anything slow happens."""
+    options = _model_options(args, args.config, args.seed or 0)
+    config = load_model_config(args.config)
+    _check_model_options(options, config)
+    return options, config, _preprocessing(args, config.spatial_factor)
 
 
 def run_reconstruct(args) -> int:
-    options = _model_options(args, args.config, args.seed or 0)
-    _check_options_supported(options, "reconstruct")
-    config = load_model_config(args.config)
-    video = prepare_video(args.input, _preprocessing(args, config.spatial_factor), config.spatial_factor)
+    options, config, preprocessing = _setup(args)
+    source = open_video(args.input, preprocessing, config.spatial_factor)
     tokenizer = load_model(options)
-    with VideoWriter(args.output, video.fps) as writer:
-        start = 0
-        for frames in reconstruct_video(tokenizer, video.frames, options):
-            output = to_output_frames(frames, video.padding)
+    written = 0
+    with VideoWriter(args.output, source.fps) as writer:
+        for inputs, outputs in reconstruct_video(tokenizer, source, options):
+            frames = to_output_frames(outputs, source.padding)
             if args.side_by_side:
-                original = to_output_frames(video.frames[start:start + len(frames)], video.padding)
-                output = np.concatenate([original, output], axis=2)
-            writer.write(output)
-            start += len(frames)
-    print(f"wrote {args.output}: {video.num_frames} frames at {video.fps:g} fps")
+                frames = np.concatenate([to_output_frames(inputs, source.padding), frames], axis=2)
+            writer.write(frames)
+            written += len(frames)
+    print(f"wrote {args.output}: {written} frames at {source.fps:g} fps")
     return 0
 
 
 def run_encode(args) -> int:
-    options = _model_options(args, args.config, args.seed or 0)
-    _check_options_supported(options, "encode")
-    config = load_model_config(args.config)
-    video = prepare_video(args.input, _preprocessing(args, config.spatial_factor), config.spatial_factor)
+    options, config, preprocessing = _setup(args)
+    source = open_video(args.input, preprocessing, config.spatial_factor)
     tokenizer = load_model(options)
-    tokens = encode_video(tokenizer, video.frames, options)
-    metadata = {**model_metadata(tokenizer.config, options, __version__), "video": video_metadata(video, args.size)}
-    save_token_file(args.output, tokenizer.config, tokens, metadata)
+    tokens, num_frames = encode_video(tokenizer, source, options)
+    metadata = {**model_metadata(config, options, __version__), "video": video_metadata(source, num_frames)}
+    save_token_file(args.output, config, tokens, metadata)
     kind = "token ids" if config.is_fsq else "latents"
-    print(f"wrote {args.output}: {kind} {list(tokens.shape)} from {video.num_frames} frames")
+    print(f"wrote {args.output}: {kind} {list(tokens.shape)} from {num_frames} frames")
     return 0
 
 
@@ -97,7 +99,7 @@ def run_decode(args) -> int:
     _check_same_weights(args.input, metadata, args)
     seed = args.seed if args.seed is not None else metadata["seed"] or 0
     options = _model_options(args, config_name, seed)
-    _check_options_supported(options, "decode")
+    _check_model_options(options, config)
     tokenizer = load_model(options)
     video = metadata["video"]
     padding = SpatialPadding(**video["padding"])
@@ -114,14 +116,11 @@ def run_info(args) -> int:
 
 
 def run_encode_dir(args) -> int:
-    options = _model_options(args, args.config, args.seed or 0)
-    _check_options_supported(options, "encode-dir")
-    config = load_model_config(args.config)
-    preprocessing = _preprocessing(args, config.spatial_factor)
+    options, config, preprocessing = _setup(args)
     tokenizer = load_model(options)
     return encode_dir(args.source, args.destination, data_dir=args.data_dir, shard_size=args.shard_size,
                       tokenizer=tokenizer, model=options, preprocessing=preprocessing,
-                      model_metadata=model_metadata(tokenizer.config, options, __version__))
+                      model_metadata=model_metadata(config, options, __version__))
 
 
 _COMMANDS = {"reconstruct": run_reconstruct, "encode": run_encode, "decode": run_decode, "info": run_info,

@@ -25,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vidtok_jax.cli_atomic import save_json, save_npz
-from vidtok_jax.cli_frames import Preprocessing, prepare_video
+from vidtok_jax.cli_frames import Preprocessing, open_video
 from vidtok_jax.cli_model import ModelOptions, encode_video
 from vidtok_jax.cli_tokens import video_metadata
 from vidtok_jax.data.sources import list_videos_from_meta, list_videos_in_folder
@@ -135,13 +135,13 @@ def encode_dir(source: str, destination: str, *, data_dir: str | None, shard_siz
     failures, shards, entries = {}, [], []
     for name, path in tqdm(pending, desc="encode-dir", unit="video", file=sys.stderr, disable=None):
         try:
-            video = prepare_video(path, preprocessing, tokenizer.config.spatial_factor)
-            tokens = encode_video(tokenizer, video.frames, model)
+            video = open_video(path, preprocessing, tokenizer.config.spatial_factor)
+            tokens, num_frames = encode_video(tokenizer, video, model)
         except (VidTokError, OSError) as error:
             failures[name] = _reason(error, path)
             index.record_failure(name, failures[name])
             continue
-        entries.append((name, tokens, video_metadata(video, preprocessing.size)))
+        entries.append((name, tokens, video_metadata(video, num_frames)))
         if len(entries) == shard_size:
             shards.append(index.write_shard(entries))
             entries = []

@@ -1,18 +1,19 @@
-"""Video files to model input and back: reading, resize + crop or padding to the model's multiples, pixel range.
+"""Video files to model input and back: frame selection, resize + crop or padding to the model's multiples, pixel range.
 
-The command line reads a video frame by frame, resizes (``--size``) or pads (``--pad``) each batch of
-frames as it comes, and keeps only the model-ready float frames. What was done is recorded in a
-``PreparedVideo`` so that decoding can crop the padding off again.
+``open_video`` probes a file and works out what the model will see (frame rate, sizes, padding)
+without decoding it; ``VideoSource.batches`` then reads, resizes (``--size``) or pads (``--pad``)
+the frames a few at a time. Decoding crops the padding off again with ``to_output_frames``.
 """
 
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import islice
 
 import numpy as np
 
-from vidtok_jax.data.sampling import resampled_fps
+from vidtok_jax.cli_chunks import regroup
+from vidtok_jax.data.sampling import resampled_fps, sample_interval
 from vidtok_jax.data.transforms import (SpatialPadding, pad_to_multiple, remove_padding,
                                         resize_shorter_side_and_center_crop, to_model_range, to_uint8)
 from vidtok_jax.data.video import iter_video_frames, probe_video
@@ -33,49 +34,47 @@ class Preprocessing:
 
 
 @dataclass(frozen=True)
-class PreparedVideo:
-    """Model-ready frames and what it took to make them from the file."""
+class VideoSource:
+    """A video file as the model will see it; frames are decoded only when ``batches`` is iterated."""
 
-    frames: np.ndarray  # float32 [T, H, W, 3] in [-1, 1], H and W multiples of the spatial factor
-    fps: float
+    path: str
+    preprocessing: Preprocessing
+    spatial_factor: int
+    fps: float  # after --fps
+    announced_frames: int  # frame count from the container's metadata, after --fps and --max-frames
     source_size: tuple[int, int]  # (height, width) in the file
     processed_size: tuple[int, int]  # (height, width) after resize + crop, before padding
     padding: SpatialPadding
 
-    @property
-    def num_frames(self) -> int:
-        return self.frames.shape[0]
+    def batches(self) -> Iterator[np.ndarray]:
+        """Model-ready frames, float32 ``[n, H, W, 3]`` in [-1, 1], ``READ_BATCH_FRAMES`` at a time."""
+        frames = iter_video_frames(self.path, fps=self.preprocessing.fps, max_frames=self.preprocessing.max_frames)
+        for batch in regroup((frame[None] for frame in frames), READ_BATCH_FRAMES):
+            pixels = batch if self.preprocessing.size is None else resize_shorter_side_and_center_crop(batch, self.preprocessing.size)
+            yield pad_to_multiple(to_model_range(pixels), self.spatial_factor)[0]
+
+    def read_all(self) -> np.ndarray:
+        """Every model-ready frame as one array ``[T, H, W, 3]``."""
+        return np.concatenate(list(self.batches()))
 
 
-def _batches(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    while batch := list(islice(frames, READ_BATCH_FRAMES)):
-        yield np.stack(batch)
-
-
-def _shape(batch: np.ndarray, preprocessing: Preprocessing, spatial_factor: int, name: str) -> tuple[np.ndarray, SpatialPadding]:
-    pixels = batch if preprocessing.size is None else resize_shorter_side_and_center_crop(batch, preprocessing.size)
-    frames = to_model_range(pixels)
-    height, width = frames.shape[1:3]
-    if preprocessing.pad:
-        return pad_to_multiple(frames, spatial_factor)
-    if height % spatial_factor or width % spatial_factor:
-        raise InputError(f"{name}: frames of {height}x{width} are not multiples of {spatial_factor}: "
-                         "use --size N to resize and crop, or --pad to pad")
-    return frames, SpatialPadding(0, 0)
-
-
-def prepare_video(path: str | os.PathLike, preprocessing: Preprocessing, spatial_factor: int) -> PreparedVideo:
-    """Read ``path`` and shape it for a model whose height and width must be multiples of ``spatial_factor``."""
+def open_video(path: str | os.PathLike, preprocessing: Preprocessing, spatial_factor: int) -> VideoSource:
+    """Probe ``path`` and plan its frames for a model whose height and width must be multiples of ``spatial_factor``."""
     name = os.fspath(path)
     info = probe_video(name)
-    fps = info.fps if preprocessing.fps is None else resampled_fps(info.fps, preprocessing.fps)
-    frames = iter_video_frames(name, fps=preprocessing.fps, max_frames=preprocessing.max_frames)
-    shaped = [_shape(batch, preprocessing, spatial_factor, name) for batch in _batches(frames)]
-    padding = shaped[0][1]
-    video = np.concatenate([frames for frames, _ in shaped])
-    height, width = video.shape[1:3]
-    return PreparedVideo(frames=video, fps=fps, source_size=(info.height, info.width),
-                         processed_size=(height - padding.bottom, width - padding.right), padding=padding)
+    fps, frames = info.fps, info.num_frames
+    if preprocessing.fps is not None:
+        fps = resampled_fps(info.fps, preprocessing.fps)
+        frames = math.ceil(frames / sample_interval(info.fps, preprocessing.fps))
+    if preprocessing.max_frames is not None:
+        frames = min(frames, preprocessing.max_frames)
+    height, width = (info.height, info.width) if preprocessing.size is None else (preprocessing.size, preprocessing.size)
+    padding = SpatialPadding(-height % spatial_factor, -width % spatial_factor)
+    if padding != (0, 0) and not preprocessing.pad:
+        raise InputError(f"{name}: frames of {height}x{width} are not multiples of {spatial_factor}: "
+                         "use --size N to resize and crop, or --pad to pad")
+    return VideoSource(path=name, preprocessing=preprocessing, spatial_factor=spatial_factor, fps=fps, announced_frames=frames,
+                       source_size=(info.height, info.width), processed_size=(height, width), padding=padding)
 
 
 def to_output_frames(frames: np.ndarray, padding: SpatialPadding) -> np.ndarray:

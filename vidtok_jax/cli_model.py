@@ -1,28 +1,39 @@
-"""A tokenizer run over whole videos: lengths the model takes, 16-frame clips, streaming and tiling options.
+"""A tokenizer run over a whole video file: lengths the model takes, 16-frame clips, streaming and tiling.
 
-Videos are padded in time by repeating their last frame to a length the model handles exactly
-(causal: 1 + k·temporal_factor frames, encoded in one go; non-causal: clips of
-``NONCAUSAL_CLIP_FRAMES``, the length they were trained on), and the extra frames are dropped
-after decoding. Streaming (``chunk_frames``) and tiling options are passed to the tokenizer only
-when given, and only if this version's tokenizer accepts them.
+Videos are padded in time by repeating their last frame to a length the model handles exactly,
+and the extra frames are dropped after decoding:
+
+- non-causal models run on clips of ``NONCAUSAL_CLIP_FRAMES`` frames (the length they were
+  trained on), read, run and written one clip at a time;
+- causal models run on 1 + k·temporal_factor frames: in one piece, or with ``chunk_frames``
+  streamed from the file through the tokenizer's exact chunked path (``encode_stream`` ...), so
+  memory does not grow with the length of the video.
+
+Tiling options go to the tokenizer as given. Options are passed only when the user gave them.
 """
 
 import inspect
 import math
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
+from vidtok_jax.cli_chunks import CountedFrames, exactly, pad_end, paired_with_inputs, regroup, skip_and_take
+from vidtok_jax.cli_frames import VideoSource
+from vidtok_jax.config import ModelConfig
 from vidtok_jax.errors import InputError
 from vidtok_jax.quantizers import FSQ
 from vidtok_jax.tokenizer import Tokenizer, load_tokenizer
 
 NONCAUSAL_CLIP_FRAMES = 16
+
+_STREAM_METHODS = ("encode_stream", "decode_stream", "reconstruct_stream")
+_TILING_METHODS = ("encode", "decode", "reconstruct")
 
 
 @dataclass(frozen=True)
@@ -37,36 +48,21 @@ class ModelOptions:
     tile: tuple[int, int] | None = None
     tile_overlap: int | None = None
 
-    def method_kwargs(self, method: str, temporal_factor: int) -> dict:
-        """Keyword arguments of ``Tokenizer.<method>`` for the options the user gave, and only those."""
-        kwargs = {}
-        if self.chunk_frames is not None:
-            if method == "decode":
-                kwargs["chunk_latents"] = max(1, self.chunk_frames // temporal_factor)
-            else:
-                kwargs["chunk_frames"] = self.chunk_frames
-        if self.tile is not None:
-            kwargs["tile"] = self.tile
-        if self.tile_overlap is not None:
-            kwargs["tile_overlap"] = self.tile_overlap
-        return kwargs
+    def tiling(self) -> dict:
+        """The tiling keyword arguments the user gave, and only those."""
+        given = {"tile": self.tile, "tile_overlap": self.tile_overlap}
+        return {name: value for name, value in given.items() if value is not None}
 
 
-_OPTION_FLAGS = {"chunk_frames": "--chunk-frames", "chunk_latents": "--chunk-frames",
-                 "tile": "--tile", "tile_overlap": "--tile-overlap"}
-
-
-def unsupported_flags(options: ModelOptions, methods: tuple[str, ...]) -> list[str]:
-    """The command-line flags among ``options`` that ``Tokenizer.<method>`` does not take in this version."""
-    missing = []
-    for method in methods:
-        parameters = inspect.signature(getattr(Tokenizer, method)).parameters
-        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-        for name in options.method_kwargs(method, temporal_factor=1):
-            flag = _OPTION_FLAGS[name]
-            if not takes_any and name not in parameters and flag not in missing:
-                missing.append(flag)
-    return missing
+def unsupported_flags(options: ModelOptions) -> list[str]:
+    """The command-line flags among ``options`` that this version's Tokenizer cannot honour."""
+    flags = []
+    if options.chunk_frames is not None and not all(hasattr(Tokenizer, method) for method in _STREAM_METHODS):
+        flags.append("--chunk-frames")
+    for name in options.tiling():
+        if not all(name in inspect.signature(getattr(Tokenizer, method)).parameters for method in _TILING_METHODS):
+            flags.append("--" + name.replace("_", "-"))
+    return flags
 
 
 def load_model(options: ModelOptions) -> Tokenizer:
@@ -79,72 +75,121 @@ def load_model(options: ModelOptions) -> Tokenizer:
     return tokenizer
 
 
-def _segment_frames(tokenizer: Tokenizer, num_frames: int) -> list[int]:
-    """Frame counts of the pieces a video of ``num_frames`` frames is run in, after padding in time."""
-    config = tokenizer.config
+def _causal_length(config: ModelConfig, num_frames: int) -> int:
+    """The length 1 + k·temporal_factor that ``num_frames`` frames are padded to for a causal model."""
+    factor = config.temporal_factor
+    return 1 + factor * math.ceil((num_frames - 1) / factor)
+
+
+def _latent_length(config: ModelConfig, num_frames: int) -> int:
     if config.causal:
-        return [1 + config.temporal_factor * math.ceil((num_frames - 1) / config.temporal_factor)]
-    return [NONCAUSAL_CLIP_FRAMES] * math.ceil(num_frames / NONCAUSAL_CLIP_FRAMES)
+        return 1 + (_causal_length(config, num_frames) - 1) // config.temporal_factor
+    return math.ceil(num_frames / NONCAUSAL_CLIP_FRAMES) * (NONCAUSAL_CLIP_FRAMES // config.temporal_factor)
 
 
-def _latent_frames(tokenizer: Tokenizer, frames: int) -> int:
-    factor = tokenizer.config.temporal_factor
-    return 1 + (frames - 1) // factor if tokenizer.config.causal else frames // factor
+def _leading_extra_frames(config: ModelConfig) -> int:
+    """Frames a decoder gives before the first frame of the video: v1.1 causal decoders return the encoder's padding."""
+    return config.temporal_factor - 1 if config.causal and config.version == "1.1" else 0
 
 
-def _pad_time(frames: np.ndarray, length: int) -> np.ndarray:
-    """Repeat the last frame until there are ``length`` frames."""
-    extra = length - frames.shape[0]
-    return np.concatenate([frames, np.repeat(frames[-1:], extra, axis=0)]) if extra > 0 else frames
+def _padded(chunks: Iterable[np.ndarray], length: int) -> np.ndarray:
+    return np.concatenate(list(pad_end(chunks, length)))
 
 
-def _progress(items: list, description: str) -> Iterator:
-    return iter(tqdm(items, desc=description, unit="clip", file=sys.stderr, disable=len(items) < 2 or None, leave=False))
+def _clips(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, int]]:
+    """Non-causal clips, the last padded to full length, with their counts of real frames."""
+    for clip in regroup(frames, NONCAUSAL_CLIP_FRAMES):
+        yield _padded([clip], NONCAUSAL_CLIP_FRAMES), len(clip)
 
 
-def _video_segments(tokenizer: Tokenizer, video: np.ndarray) -> list[np.ndarray]:
-    lengths = _segment_frames(tokenizer, video.shape[0])
-    padded = _pad_time(video, sum(lengths))
-    starts = np.cumsum([0] + lengths[:-1])
-    return [padded[start:start + length] for start, length in zip(starts, lengths)]
+def _frames(source: VideoSource, config: ModelConfig, options: ModelOptions) -> CountedFrames:
+    """The model-ready frames of ``source``; a stream's length must be known up front, so it is checked."""
+    batches = source.batches()
+    if config.causal and options.chunk_frames is not None:
+        batches = exactly(batches, source.announced_frames, source.path)
+    return CountedFrames(batches)
 
 
-def encode_video(tokenizer: Tokenizer, video: np.ndarray, options: ModelOptions) -> np.ndarray:
-    """Float frames ``[T, H, W, 3]`` to latents ``[t, h, w, C]`` (KL) or token ids ``[t, h, w]`` (FSQ)."""
-    kwargs = options.method_kwargs("encode", tokenizer.config.temporal_factor)
-    segments = _video_segments(tokenizer, video)
-    latents = np.concatenate([np.asarray(tokenizer.encode(segment[None], **kwargs))[0]
-                              for segment in _progress(segments, "encode")])
-    if tokenizer.config.is_fsq:
-        return np.asarray(FSQ(tokenizer.config.regularizer).codes_to_indices(latents))
-    return latents
+def _batched(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    return (chunk[None] for chunk in chunks)
+
+
+def _unbatched(chunks: Iterable) -> Iterator[np.ndarray]:
+    return (np.asarray(chunk)[0] for chunk in chunks)
+
+
+def _progress(chunks: Iterable[np.ndarray], total: int, description: str, unit: str) -> Iterator[np.ndarray]:
+    """The chunks, counted on a progress bar on stderr (shown on a terminal only)."""
+    with tqdm(total=total, desc=description, unit=unit, file=sys.stderr, disable=None, leave=False) as bar:
+        for chunk in chunks:
+            bar.update(len(chunk))
+            yield chunk
+
+
+def _encoded_pieces(tokenizer: Tokenizer, frames: Iterable[np.ndarray], options: ModelOptions, announced_frames: int) -> Iterator[np.ndarray]:
+    config, tiling = tokenizer.config, options.tiling()
+    if not config.causal:
+        return _unbatched(tokenizer.encode(clip[None], **tiling) for clip, _ in _clips(frames))
+    if options.chunk_frames is None:
+        video = np.concatenate(list(frames))
+        return _unbatched([tokenizer.encode(_padded([video], _causal_length(config, len(video)))[None], **tiling)])
+    length = _causal_length(config, announced_frames)
+    return _unbatched(tokenizer.encode_stream(_batched(pad_end(frames, length)), length, options.chunk_frames, **tiling))
+
+
+def encode_video(tokenizer: Tokenizer, source: VideoSource, options: ModelOptions) -> tuple[np.ndarray, int]:
+    """Latents ``[t, h, w, C]`` (KL) or token ids ``[t, h, w]`` (FSQ) of a video, and its frame count."""
+    config = tokenizer.config
+    frames = _frames(source, config, options)
+    pieces = _encoded_pieces(tokenizer, frames, options, source.announced_frames)
+    latents = np.concatenate(list(_progress(pieces, _latent_length(config, source.announced_frames), "encode", "latent frame")))
+    if config.is_fsq:
+        return np.asarray(FSQ(config.regularizer).codes_to_indices(latents)), frames.count
+    return latents, frames.count
 
 
 def decode_video(tokenizer: Tokenizer, tokens: np.ndarray, num_frames: int, options: ModelOptions) -> Iterator[np.ndarray]:
-    """Latents or token ids (as ``encode_video`` gives them) back to float frames, yielded clip by clip, ``num_frames`` in all."""
-    config = tokenizer.config
+    """Latents or token ids (as ``encode_video`` gives them) back to ``num_frames`` float frames, yielded a piece at a time."""
+    config, tiling = tokenizer.config, options.tiling()
     if config.is_fsq:
         latents = np.asarray(FSQ(config.regularizer).indices_to_codes(tokenizer.check_ids(tokens[None])[0]))
     else:
         latents = np.asarray(tokenizer.check_latent(tokens[None])[0])
-    lengths = _segment_frames(tokenizer, num_frames)
-    latent_lengths = [_latent_frames(tokenizer, length) for length in lengths]
-    if sum(latent_lengths) != latents.shape[0]:
-        raise InputError(f"{num_frames} frames take {sum(latent_lengths)} latent frames in {config.name}, "
-                         f"but the token file holds {latents.shape[0]}")
-    kwargs = options.method_kwargs("decode", config.temporal_factor)
-    starts = np.cumsum([0] + latent_lengths[:-1])
-    remaining = num_frames
-    for start, count, length in _progress(list(zip(starts, latent_lengths, lengths)), "decode"):
-        decoded = np.asarray(tokenizer.decode(latents[None, start:start + count], **kwargs))[0]
-        yield decoded[-length:][:remaining]
-        remaining -= length
+    if len(latents) != _latent_length(config, num_frames):
+        raise InputError(f"{num_frames} frames take {_latent_length(config, num_frames)} latent frames in {config.name}, "
+                         f"but the token file holds {len(latents)}")
+    if not config.causal:
+        clips = regroup([latents], NONCAUSAL_CLIP_FRAMES // config.temporal_factor)
+        frames = _unbatched(tokenizer.decode(clip[None], **tiling) for clip in clips)
+    elif options.chunk_frames is None:
+        frames = _unbatched([tokenizer.decode(latents[None], **tiling)])
+    else:
+        chunk_latents = max(1, options.chunk_frames // config.temporal_factor)
+        frames = _unbatched(tokenizer.decode_stream(_batched(regroup([latents], chunk_latents)), chunk_latents, **tiling))
+    return _progress(skip_and_take(frames, _leading_extra_frames(config), num_frames), num_frames, "decode", "frame")
 
 
-def reconstruct_video(tokenizer: Tokenizer, video: np.ndarray, options: ModelOptions) -> Iterator[np.ndarray]:
-    """Encode and decode float frames ``[T, H, W, 3]``, yielded clip by clip, as many frames as came in."""
-    kwargs = options.method_kwargs("reconstruct", tokenizer.config.temporal_factor)
-    remaining = video.shape[0]
-    for segment in _progress(_video_segments(tokenizer, video), "reconstruct"):
-        yield np.asarray(tokenizer.reconstruct(segment[None], **kwargs))[0][:remaining]
-        remaining -= segment.shape[0]
+def _reconstructed_pieces(tokenizer: Tokenizer, frames: Iterable[np.ndarray], options: ModelOptions,
+                          announced_frames: int) -> Iterator[np.ndarray]:
+    """One reconstructed frame per frame of ``frames``, a piece at a time."""
+    config, tiling = tokenizer.config, options.tiling()
+    if not config.causal:
+        for clip, count in _clips(frames):
+            yield np.asarray(tokenizer.reconstruct(clip[None], **tiling))[0][:count]
+    elif options.chunk_frames is None:
+        video = np.concatenate(list(frames))
+        padded = _padded([video], _causal_length(config, len(video)))
+        yield np.asarray(tokenizer.reconstruct(padded[None], **tiling))[0][:len(video)]
+    else:
+        length = _causal_length(config, announced_frames)
+        stream = tokenizer.reconstruct_stream(_batched(pad_end(frames, length)), length, options.chunk_frames, **tiling)
+        yield from skip_and_take(_unbatched(stream), 0, announced_frames)
+
+
+def reconstruct_video(tokenizer: Tokenizer, source: VideoSource, options: ModelOptions) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Encode and decode a video; yields (input frames, their reconstruction) a piece at a time."""
+    def reconstruct(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        pieces = _reconstructed_pieces(tokenizer, frames, options, source.announced_frames)
+        return _progress(pieces, source.announced_frames, "reconstruct", "frame")
+
+    return paired_with_inputs(_frames(source, tokenizer.config, options), reconstruct)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vidtok_jax.cli_atomic import save_npz
-from vidtok_jax.cli_frames import PreparedVideo
+from vidtok_jax.cli_frames import VideoSource
 from vidtok_jax.cli_model import ModelOptions
 from vidtok_jax.config import ModelConfig
 from vidtok_jax.errors import InputError
@@ -49,11 +49,11 @@ def model_metadata(config: ModelConfig, options: ModelOptions, package_version: 
     }
 
 
-def video_metadata(video: PreparedVideo, resize: int | None) -> dict:
+def video_metadata(video: VideoSource, num_frames: int) -> dict:
     """The video part of a token file's metadata: what decoding needs to give the same frames back."""
     return {
-        "fps": video.fps, "num_frames": video.num_frames, "source_size": list(video.source_size),
-        "processed_size": list(video.processed_size), "resize_crop": resize,
+        "fps": video.fps, "num_frames": num_frames, "source_size": list(video.source_size),
+        "processed_size": list(video.processed_size), "resize_crop": video.preprocessing.size,
         "padding": {"bottom": video.padding.bottom, "right": video.padding.right},
     }
 
