@@ -414,6 +414,7 @@ def test_decode_without_the_checkpoint_used_for_encoding_fails(fsq_token_file, t
     (["--tile", "64", "64", "64"], "--tile takes a height and width"),
     (["--max-frames", "0"], "must be a positive integer"),
     (["--chunk-frames", "6"], "--chunk-frames 6 is not a multiple of the model's temporal factor 4"),
+    (["--tile-overlap", "8"], "--tile-overlap needs --tile"),
 ])
 def test_bad_options_are_usage_errors(example, tmp_path, capsys, options, problem):
     code, _, err = run(["encode", example, tmp_path / "out.npz", *model_args(KL), *options], capsys)

@@ -12,7 +12,7 @@ from vidtok_jax import __version__
 from vidtok_jax.cli_encode_dir import encode_dir
 from vidtok_jax.cli_frames import Preprocessing, open_video, to_output_frames
 from vidtok_jax.cli_info import print_info
-from vidtok_jax.cli_model import ModelOptions, decode_video, encode_video, load_model, reconstruct_video, unsupported_flags
+from vidtok_jax.cli_model import ModelOptions, decode_video, encode_video, load_model, reconstruct_video
 from vidtok_jax.cli_parser import build_parser
 from vidtok_jax.cli_tokens import (check_token_file_matches, load_token_file, model_metadata, save_token_file,
                                    video_metadata)
@@ -21,14 +21,14 @@ from vidtok_jax.data.transforms import SpatialPadding
 from vidtok_jax.data.video import VideoWriter
 from vidtok_jax.errors import InputError, VidTokError
 
+
 class UsageError(Exception):
     """A combination of command-line options that cannot work; exit status 2."""
 
 
 def _model_options(args, config: str, seed: int) -> ModelOptions:
     return ModelOptions(config=config, checkpoint=args.checkpoint, dtype=args.dtype, seed=seed,
-                        chunk_frames=args.chunk_frames, tile=args.tile,
-                        tile_overlap=args.tile_overlap)
+                        chunk_frames=args.chunk_frames, tile=args.tile, tile_overlap=args.tile_overlap)
 
 
 def _preprocessing(args, spatial_factor: int) -> Preprocessing:
@@ -39,9 +39,8 @@ def _preprocessing(args, spatial_factor: int) -> Preprocessing:
 
 
 def _check_model_options(options: ModelOptions, config: ModelConfig) -> None:
-    missing = unsupported_flags(options)
-    if missing:
-        raise UsageError(f"{', '.join(missing)} not available in this version of vidtok-jax ({__version__})")
+    if options.tile_overlap is not None and options.tile is None:
+        raise UsageError("--tile-overlap needs --tile")
     if options.chunk_frames is not None and options.chunk_frames % config.temporal_factor:
         raise UsageError(f"--chunk-frames {options.chunk_frames} is not a multiple of the model's temporal factor "
                          f"{config.temporal_factor}")

@@ -9,10 +9,9 @@ and the extra frames are dropped after decoding:
   streamed from the file through the tokenizer's exact chunked path (``encode_stream`` ...), so
   memory does not grow with the length of the video.
 
-Tiling options go to the tokenizer as given. Options are passed only when the user gave them.
+Tiling options go to the tokenizer as given, and only when the user gave them.
 """
 
-import inspect
 import math
 import sys
 import warnings
@@ -32,9 +31,6 @@ from vidtok_jax.tokenizer import Tokenizer, load_tokenizer
 
 NONCAUSAL_CLIP_FRAMES = 16
 
-_STREAM_METHODS = ("encode_stream", "decode_stream", "reconstruct_stream")
-_TILING_METHODS = ("encode", "decode", "reconstruct")
-
 
 @dataclass(frozen=True)
 class ModelOptions:
@@ -52,17 +48,6 @@ class ModelOptions:
         """The tiling keyword arguments the user gave, and only those."""
         given = {"tile": self.tile, "tile_overlap": self.tile_overlap}
         return {name: value for name, value in given.items() if value is not None}
-
-
-def unsupported_flags(options: ModelOptions) -> list[str]:
-    """The command-line flags among ``options`` that this version's Tokenizer cannot honour."""
-    flags = []
-    if options.chunk_frames is not None and not all(hasattr(Tokenizer, method) for method in _STREAM_METHODS):
-        flags.append("--chunk-frames")
-    for name in options.tiling():
-        if not all(name in inspect.signature(getattr(Tokenizer, method)).parameters for method in _TILING_METHODS):
-            flags.append("--" + name.replace("_", "-"))
-    return flags
 
 
 def load_model(options: ModelOptions) -> Tokenizer:

@@ -63,10 +63,11 @@ def _model_options(config_default: str | None, config_help: str) -> argparse.Arg
                        help="compute type of the convolutions (default: float32); bfloat16 is faster on accelerators")
     group.add_argument("--seed", type=int, help="seed of the random weights used without --checkpoint (default: 0)")
     group.add_argument("--chunk-frames", type=positive_int, metavar="N",
-                       help="stream causal models through N frames at a time to bound memory on long videos "
-                            "(decoding: N / temporal factor latent frames at a time)")
-    group.add_argument("--tile", nargs="+", action=TileSize, metavar=("H", "W"), help="process frames in spatial tiles of H x W pixels (also written HxW) to bound memory")
-    group.add_argument("--tile-overlap", type=non_negative_int, metavar="PIXELS", help="overlap of neighbouring tiles, blended")
+                       help="stream causal models from the file through N frames at a time (a multiple of the temporal "
+                            "factor), exactly, so memory does not grow with the video's length; decoding takes "
+                            "N / temporal factor latent frames at a time. Non-causal models always run in 16-frame clips")
+    group.add_argument("--tile", nargs="+", action=TileSize, metavar=("H", "W"), help="process frames in overlapping spatial tiles of H x W pixels (also written HxW; multiples of the spatial factor) to bound memory at high resolutions; an approximation")
+    group.add_argument("--tile-overlap", type=non_negative_int, metavar="PIXELS", help="pixels shared by neighbouring tiles, blended (default: a quarter tile)")
     return parent
 
 
