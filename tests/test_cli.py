@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import vidtok_jax
-from vidtok_jax import cli_info, cli_model
+from vidtok_jax import cli, cli_info, cli_model
 from vidtok_jax.cli import main
 from vidtok_jax.cli_chunks import exactly, pad_end, paired_with_inputs, regroup, skip_and_take
 from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop
@@ -41,6 +41,12 @@ def model_args(case: str) -> list[str]:
 
 KL = "kl_causal_488_4chn"
 FSQ = "fsq_causal_488_32768"
+
+
+@pytest.fixture(autouse=True)
+def no_compilation_cache(monkeypatch):
+    """In-process runs must not switch on JAX's persistent cache for the rest of the test session."""
+    monkeypatch.setenv("VIDTOK_JAX_COMPILATION_CACHE", "0")
 
 
 @pytest.fixture(scope="module")
@@ -419,6 +425,24 @@ def test_decode_without_the_checkpoint_used_for_encoding_fails(fsq_token_file, t
 def test_bad_options_are_usage_errors(example, tmp_path, capsys, options, problem):
     code, _, err = run(["encode", example, tmp_path / "out.npz", *model_args(KL), *options], capsys)
     assert code == 2 and problem in err and not (tmp_path / "out.npz").exists()
+
+
+def test_model_commands_turn_on_the_compilation_cache(tmp_path, capsys, monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli, "enable_compilation_cache", lambda: calls.append("on"))
+    run(["encode", tmp_path / "missing.mp4", tmp_path / "out.npz"], capsys)
+    run(["info", "vidtok_kl_causal_488_4chn"], capsys)
+    assert calls == ["on"]
+
+
+def test_an_unwritable_compilation_cache_is_a_warning(tmp_path, capsys, monkeypatch):
+    def unwritable():
+        raise PermissionError(13, "Permission denied", "/cache")
+
+    monkeypatch.setattr(cli, "enable_compilation_cache", unwritable)
+    code, _, err = run(["encode", tmp_path / "missing.mp4", tmp_path / "out.npz"], capsys)
+    assert code == 1 and error_lines(err)[0].startswith("vidtok-jax: warning: no compilation cache")
+    assert error_lines(err)[1].endswith("missing.mp4: no such file")
 
 
 def test_help_through_python_m_and_the_console_script():

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from vidtok_jax import __version__
+from vidtok_jax.compilation_cache import ENV_VAR, enable_compilation_cache
 from vidtok_jax.cli_encode_dir import encode_dir
 from vidtok_jax.cli_frames import Preprocessing, open_video, to_output_frames
 from vidtok_jax.cli_info import print_info
@@ -122,6 +123,14 @@ def run_encode_dir(args) -> int:
                       model_metadata=model_metadata(config, options, __version__))
 
 
+def _turn_on_compilation_cache() -> None:
+    """Reuse compiled models across runs (XLA compilation is most of a short run); a cache that cannot be made is skipped."""
+    try:
+        enable_compilation_cache()
+    except OSError as error:
+        print(f"vidtok-jax: warning: no compilation cache ({error}); set {ENV_VAR}=0 to silence this", file=sys.stderr)
+
+
 _COMMANDS = {"reconstruct": run_reconstruct, "encode": run_encode, "decode": run_decode, "info": run_info,
              "encode-dir": run_encode_dir}
 
@@ -132,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_request:
         return exit_request.code
+    if args.command != "info":
+        _turn_on_compilation_cache()
     try:
         return _COMMANDS[args.command](args)
     except UsageError as error:
