@@ -185,7 +185,7 @@ def test_warnings_while_loading_become_one_stderr_line_each(example, tmp_path, c
     assert code == 0 and error_lines(err) == ["vidtok-jax: warning: weights are odd"]
 
 
-@pytest.mark.slow  # random initialisation compiles model.init: about 90 s on 2 CPU cores
+@pytest.mark.slow  # random initialisation compiles model.init: 1.5 to 2.5 min on 2 CPU cores
 def test_random_weights_give_one_warning_line(example, tmp_path, capsys):
     config = model_args(FSQ)[:2]
     code, _, err = run(["encode", example, tmp_path / "random.npz", *config, *EXAMPLE_32, "--seed", "3"], capsys)
@@ -211,7 +211,7 @@ def test_tiled_encode_passes_the_tiles_to_the_tokenizer(example, kl_token_file, 
     assert not np.allclose(tiled, whole, atol=1e-3), "16 x 16 tiles see less context than the whole 32 x 32 frame"
 
 
-@pytest.mark.slow  # compiles the streaming steps of a second model: about 50 s
+@pytest.mark.slow  # compiles the streaming steps of a second model: 1 to 2 min
 def test_chunked_reconstruct_side_by_side_pairs_inputs_with_their_reconstruction(example, tmp_path, capsys):
     v11 = model_args("v11_kl_causal_488_4chn")
     outputs = {}
@@ -223,7 +223,7 @@ def test_chunked_reconstruct_side_by_side_pairs_inputs_with_their_reconstruction
     assert np.abs(outputs["chunked"] - outputs["whole"]).mean() < 3  # equal before the lossy codec
 
 
-@pytest.mark.slow  # compiles the streaming decoder steps: about 30 s
+@pytest.mark.slow  # compiles the streaming decoder steps: about 30 to 60 s
 def test_chunked_decode_gives_the_whole_decode(kl_token_file, tmp_path, capsys):
     videos = {}
     for name, extra in (("whole", []), ("chunked", ["--chunk-frames", "4"])):

@@ -75,7 +75,7 @@ class ShardIndex:
             raise InputError(f"{self.path}: unreadable index ({error}); remove the folder or use another one") from None
         if not isinstance(document, dict) or document.get("format") != INDEX_FORMAT:
             raise InputError(f"{self.path}: not an index written by 'vidtok-jax encode-dir'")
-        stored = document["settings"]
+        stored = document.get("settings", {})
         changed = sorted(key for key in set(stored) | set(settings) if stored.get(key) != settings.get(key))
         if changed:
             raise InputError(f"{self.folder}: holds tokens made with other settings (differing: {', '.join(changed)}); "
