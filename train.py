@@ -1,0 +1,195 @@
+"""Train or fine-tune a VidTok tokenizer with the paper's recipe.
+
+    python train.py --config tiny_cpu --workdir /tmp/run [--steps N] [--set key=value ...]
+    python train.py export --workdir /tmp/run --out model.safetensors [--step N] [--ema]
+
+``--config`` is a preset of ``configs/train`` (``tiny_cpu``, ``stage1_*``, ``stage2_*``,
+``finetune_*``) or a YAML file; ``--set data.batch_size=8`` overrides any key. Running the same
+command again resumes from the latest checkpoint in the workdir. Multi-process runs pass
+``--coordinator host:port --num_processes N --process_id I`` (or ``--coordinator auto`` on a
+cluster that ``jax.distributed`` detects by itself).
+
+The sections below follow the run: mesh → input → model → sharding → update → checkpoint → eval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vidtok_jax.checkpoints.state_dict import params_from_state_dict, read_state_dict
+from vidtok_jax.errors import CheckpointError, VidTokError
+from vidtok_jax.losses.discriminator import STATE_DICT_PREFIX, discriminator_from_state_dict
+from vidtok_jax.metrics.lpips import load_lpips_params
+from vidtok_jax.tokenizer import param_shapes
+from vidtok_jax.train import checkpointing, data, mesh as mesh_lib
+from vidtok_jax.train.config import load_train_config
+from vidtok_jax.train.png import frame_grid, write_png
+from vidtok_jax.train.reporting import Reporter
+from vidtok_jax.train.state import count_params, discriminator_input_shape, init_state, make_discriminator
+from vidtok_jax.train.step import TrainStep
+
+
+class TrainingDiverged(VidTokError):
+    """A loss, gradient norm or parameter became NaN or Inf."""
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    if argv[:1] == ["export"]:
+        parser = argparse.ArgumentParser(prog="train.py export", description="Write a workdir's weights as an "
+                                         "official .safetensors state dict, with its config YAML beside it.")
+        parser.add_argument("--workdir", required=True)
+        parser.add_argument("--out", required=True, help="output .safetensors path")
+        parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: the latest)")
+        parser.add_argument("--ema", action="store_true", help="export the EMA weights")
+        args = parser.parse_args(argv[1:])
+        args.command = "export"
+        return args
+    parser = argparse.ArgumentParser(prog="train.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", required=True, help="preset name in configs/train or a YAML file")
+    parser.add_argument("--workdir", required=True, help="checkpoints, logs and samples go here")
+    parser.add_argument("--steps", type=int, default=None, help="total training steps (overrides 'steps')")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    parser.add_argument("--coordinator", default=None, help="host:port of process 0, or 'auto'")
+    parser.add_argument("--num_processes", type=int, default=None)
+    parser.add_argument("--process_id", type=int, default=None)
+    args = parser.parse_args(argv)
+    args.command = "train"
+    return args
+
+
+def initial_weights(config) -> dict | None:
+    """Weights to start from (``init.checkpoint``): a training workdir, or an official .ckpt/.safetensors."""
+    source = config.init.checkpoint
+    if source is None:
+        return None
+    template = param_shapes(config.model_config)
+    if Path(source).is_dir():
+        loaded = checkpointing.load_training_checkpoint(source)
+        shapes = jax.tree_util.tree_map(np.shape, loaded["autoencoder"])
+        if shapes != jax.tree_util.tree_map(lambda leaf: tuple(leaf.shape), template):
+            raise CheckpointError(f"{source} holds another model than model.config / model.net describe")
+        return {"autoencoder": loaded["autoencoder"], "discriminator": loaded["discriminator"],
+                "logvar": loaded["logvar"]}
+    params, extras = params_from_state_dict(template, read_state_dict(source), source=str(source))
+    initial = {"autoencoder": params}
+    if "loss.logvar" in extras:
+        initial["logvar"] = np.asarray(extras["loss.logvar"], np.float32)
+    if any(key.startswith(STATE_DICT_PREFIX) for key in extras):
+        disc = jax.eval_shape(make_discriminator(config).init, jax.random.key(0),
+                              jax.ShapeDtypeStruct(discriminator_input_shape(config), jnp.float32))
+        params, stats = discriminator_from_state_dict(disc["params"], disc["batch_stats"], extras, str(source))
+        initial["discriminator"] = {"params": params, "batch_stats": stats}
+    return initial
+
+
+def train(config, workdir: str) -> None:
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    reporter = Reporter(workdir, config.steps, config.data.batch_size, config.log.tensorboard)
+
+    # Mesh: data x fsdp over every device of every process.
+    mesh = mesh_lib.make_mesh(config.mesh.data, config.mesh.fsdp)
+    replicated, batch_sharding = mesh_lib.replicated(mesh), mesh_lib.batch_sharding(mesh)
+    reporter.message(f"mesh {dict(mesh.shape)} over {jax.device_count()} {jax.devices()[0].platform} devices, "
+                     f"{jax.process_count()} process(es)")
+
+    with jax.set_mesh(mesh):
+        # Input: this process's clips, assembled into globally sharded batches.
+        batches = data.train_iterator(config)
+        eval_local = data.eval_batch(config)
+        eval_video = data.global_batch(eval_local, batch_sharding)
+
+        # Model: the step functions, fresh or initial weights, the LPIPS network.
+        steps = TrainStep(config)
+        manager = checkpointing.make_manager(workdir, config)
+        resuming = manager.latest_step() is not None
+        initial = None if resuming else initial_weights(config)
+        lpips_params = jax.device_put(load_lpips_params("vgg"), replicated) if config.loss.perceptual_weight > 0 else None
+
+        # Sharding: the state is created (or restored) already split over the mesh.
+        abstract = jax.eval_shape(functools.partial(init_state, config), initial)
+        shardings = mesh_lib.state_shardings(abstract, mesh)
+        if resuming:
+            state, data_state = checkpointing.restore(manager, abstract, shardings)
+            batches.set_state(data_state)
+            reporter.message(f"resumed from step {int(state.step)} in {workdir}")
+        else:
+            state = jax.jit(functools.partial(init_state, config), out_shardings=shardings)(initial)
+        reporter.message(f"{config.model_config.name}: {count_params(state.generator['autoencoder'])} trained + "
+                         f"{count_params(state.frozen)} frozen autoencoder parameters, stage {config.stage}")
+
+        # Update: one jitted step; the old state's buffers are donated to the new one.
+        train_step = jax.jit(steps.train_step, in_shardings=(shardings, batch_sharding, replicated),
+                             out_shardings=(shardings, replicated), donate_argnums=0)
+        eval_step = jax.jit(steps.eval_step, static_argnums=2, out_shardings=(batch_sharding, replicated))
+
+        def evaluate(step: int) -> dict:
+            metrics = {}
+            for use_ema in (False, True) if state.ema else (False,):
+                recon, psnr = eval_step(state, eval_video, use_ema)
+                metrics["eval_ema_psnr" if use_ema else "eval_psnr"] = float(jnp.mean(psnr))
+                if not use_ema and (step % config.log.images_every == 0 or step == config.steps) and reporter.enabled:
+                    sample = np.asarray(recon.addressable_shards[0].data[0])
+                    write_png(Path(workdir) / "samples" / f"step_{step:08d}.png", frame_grid(eval_local[0], sample))
+            reporter.scalars(step, metrics, prefix="eval")
+            reporter.message(f"step {step}: " + "  ".join(f"{k} {v:.2f} dB" for k, v in metrics.items()))
+            return metrics
+
+        # Checkpoint + eval around the loop; stop on the first non-finite loss, keeping the last good checkpoint.
+        reporter.start_window()
+        for step in range(int(state.step), config.steps):
+            state, metrics = train_step(state, data.global_batch(next(batches)["video"], batch_sharding), lpips_params)
+            metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+            done = step + 1
+            if not metrics.pop("finite"):
+                manager.wait_until_finished()
+                last = manager.latest_step()
+                raise TrainingDiverged(
+                    f"step {done}: a loss, gradient norm or parameter is NaN/Inf (total_loss={metrics['total_loss']}, "
+                    f"nll_loss={metrics['nll_loss']}, disc_loss={metrics['disc_loss']}, grad_norm={metrics['grad_norm']}); "
+                    f"stopped without saving. Last good checkpoint: "
+                    f"{'none' if last is None else f'step {last}'} in {checkpointing.checkpoint_dir(workdir)}. "
+                    "Lower optimizer.learning_rate or check the data.")
+            reporter.tick()
+            if done == 1 and not resuming or done % config.log.every == 0 or done == config.steps:
+                reporter.log_train(done, metrics)
+            saving = done % config.checkpoint.every == 0 or done == config.steps
+            if saving or done % config.eval.every == 0:
+                eval_metrics = evaluate(done)
+                if saving:
+                    checkpointing.save(manager, state, batches.get_state(), config, eval_metrics)
+                reporter.start_window()
+        manager.wait_until_finished()
+        manager.close()
+        batches.close()
+        reporter.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "export":
+        config_path = checkpointing.export_workdir(args.workdir, args.out, args.step, args.ema)
+        print(f"wrote {args.out} and {config_path}")
+        return 0
+    if args.coordinator == "auto":
+        jax.distributed.initialize()
+    elif args.coordinator:
+        jax.distributed.initialize(args.coordinator, num_processes=args.num_processes, process_id=args.process_id)
+
+    overrides = list(args.set) + ([f"steps={args.steps}"] if args.steps is not None else [])
+    try:
+        train(load_train_config(args.config, overrides), args.workdir)
+    except VidTokError as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,345 @@
+"""Training configs: YAML presets in ``configs/train/`` with ``--set key=value`` overrides, checked up front.
+
+A training config names the model (a bundled official config or a YAML file, plus ``model.net``
+overrides applied to both encoder and decoder) and sets data, optimizer, loss, schedule,
+checkpointing, logging and mesh. Every section has defaults (``DEFAULTS``); a key that is not in
+them, a value of the wrong kind, or settings that cannot work together (stage 2 without an init
+checkpoint, a causal clip length that is not 1 + k·temporal factor, a frame size that is not a
+multiple of the spatial factor, a batch that does not split over the data-parallel devices) raise
+``ConfigError`` before anything is built.
+
+The loss starts from the official ``GeneralLPIPSWithDiscriminator`` defaults, takes the model
+config's ``loss_config.params``, then the training config's ``loss`` section. ``disc_start`` keeps
+its official meaning: a Lightning global step, which counts the generator's and the
+discriminator's optimizer steps, so the GAN terms start at training step ``disc_start / 2``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from vidtok_jax.config import ModelConfig, NetConfig, load_model_config
+from vidtok_jax.errors import ConfigError
+
+PRESET_DIR = Path(__file__).resolve().parents[2] / "configs" / "train"
+REMAT_POLICIES = ("none", "full", "dots_saveable", "convs_saveable")
+SCHEDULES = ("constant", "warmup", "cosine")
+DTYPES = ("float32", "bfloat16")
+DATA_SOURCES = ("videos", "synthetic")
+REGULARIZATION_LOSSES = ("kl_loss", "aux_loss")
+
+# The official GeneralLPIPSWithDiscriminator defaults, plus `disc_channels` (its fixed ndf = 64).
+OFFICIAL_LOSS_DEFAULTS = {
+    "disc_start": 0, "logvar_init": 0.0, "pixelloss_weight": 1.0, "disc_num_layers": 3, "disc_in_channels": 3,
+    "disc_factor": 1.0, "disc_weight": 1.0, "disc_type": "3d", "perceptual_weight": 1.0,
+    "lecam_loss_weight": 0.0, "disc_loss": "hinge", "scale_input_to_tgt_size": False, "dims": 2,
+    "learn_logvar": False, "regularization_weights": {}, "gen_loss_cross_entropy": False, "disc_channels": 64,
+}
+
+DEFAULTS: dict[str, Any] = {
+    "model": {"config": None, "net": {}, "dtype": "bfloat16", "remat": "none"},
+    "stage": 1,
+    "init": {"checkpoint": None},
+    "data": {"source": "videos", "data_dir": None, "meta_path": None, "num_frames": 17, "sample_fps": 3.0,
+             "height": 128, "width": 128, "batch_size": 2, "seed": 0, "num_workers": 0},
+    "eval": {"every": 500, "data_dir": None, "meta_path": None, "batch_size": 2, "seed": 12345},
+    "optimizer": {"learning_rate": None, "lr_g_factor": 1.0, "disc_learning_rate": None, "schedule": "constant",
+                  "warmup_steps": 0, "end_factor": 0.0, "b1": 0.9, "b2": 0.999, "eps": 1e-8, "grad_clip": 20.0,
+                  "ema_decay": None},
+    "loss": {},
+    "steps": 1000,
+    "seed": 0,
+    "checkpoint": {"every": 500, "keep": 3, "keep_best": True, "async": True},
+    "log": {"every": 10, "images_every": 500, "tensorboard": True},
+    "mesh": {"data": -1, "fsdp": 1},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig:
+    """The resolved loss settings (official names; see the module doc for ``disc_start``)."""
+
+    disc_start: int
+    logvar_init: float
+    pixelloss_weight: float
+    disc_num_layers: int
+    disc_in_channels: int
+    disc_factor: float
+    disc_weight: float
+    disc_type: str
+    perceptual_weight: float
+    lecam_loss_weight: float
+    disc_loss: str
+    scale_input_to_tgt_size: bool
+    dims: int
+    learn_logvar: bool
+    regularization_weights: Mapping[str, float]
+    gen_loss_cross_entropy: bool
+    disc_channels: int
+
+    @property
+    def gan_start_step(self) -> int:
+        """First training step whose generator loss has the GAN term (official global step 2·step)."""
+        return -(-self.disc_start // 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """A whole, checked training config: ``cfg.data.batch_size`` etc. read the merged document ``raw``;
+    ``model_config`` is the resolved model (with ``model.net`` applied), ``loss`` the resolved loss."""
+
+    raw: Mapping[str, Any]
+    model_config: ModelConfig
+    loss: LossConfig
+
+    def __getattr__(self, name: str):
+        if name in DEFAULTS:
+            section = self.raw[name]
+            return _Section(section) if isinstance(section, Mapping) else section
+        raise AttributeError(name)
+
+    def to_dict(self) -> dict:
+        out = copy.deepcopy(dict(self.raw))
+        out["loss"] = dataclasses.asdict(self.loss)
+        return out
+
+
+class _Section:
+    """Attribute access to one config section (``cfg.data.batch_size``)."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        self._values = values
+
+    def __getattr__(self, name: str):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def as_dict(self) -> dict:
+        return dict(self._values)
+
+
+def _unknown_key_error(where: str, key: str, allowed) -> ConfigError:
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return ConfigError(f"unknown key '{where}{key}'{hint}; allowed: {', '.join(sorted(allowed))}")
+
+
+FREE_FORM = {("model", "net"), ("loss",), ("loss", "regularization_weights")}
+
+
+def merge(base: Mapping, update: Mapping, path: tuple[str, ...] = ()) -> dict:
+    """``base`` updated by ``update``; keys outside ``base`` are errors except in free-form sections."""
+    if not isinstance(update, Mapping):
+        raise ConfigError(f"'{'.'.join(path)}' must be a mapping, got {update!r}")
+    out = copy.deepcopy(dict(base))
+    for key, value in update.items():
+        child = path + (key,)
+        if key not in out and path not in FREE_FORM:
+            raise _unknown_key_error(".".join(path) + "." if path else "", key, out)
+        if isinstance(value, Mapping) and (child in FREE_FORM or isinstance(out.get(key), Mapping)):
+            out[key] = merge(out.get(key) or {}, value, child)
+        else:
+            out[key] = value
+    return out
+
+
+_EXPONENT_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
+
+
+def read_yaml(text: str) -> Any:
+    """YAML, with ``1e-3``-style numbers (strings to PyYAML) read as floats."""
+    def numbers(value):
+        if isinstance(value, Mapping):
+            return {k: numbers(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [numbers(v) for v in value]
+        if isinstance(value, str) and _EXPONENT_FLOAT.match(value):
+            return float(value)
+        return value
+
+    return numbers(yaml.safe_load(text))
+
+
+def parse_override(text: str) -> dict:
+    """``"a.b.c=value"`` → ``{"a": {"b": {"c": value}}}``, the value read as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"--set takes key=value, got '{text}'")
+    key, value = text.split("=", 1)
+    try:
+        parsed = read_yaml(value) if value else None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--set {key}: '{value}' is not a YAML value ({err})") from None
+    tree: dict = {}
+    node = tree
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = parsed
+    return tree
+
+
+def find_preset(config: str | Path) -> Path:
+    """A YAML file path, or the name of a preset in ``configs/train``."""
+    path = Path(config)
+    if path.is_file():
+        return path
+    preset = PRESET_DIR / f"{path.name.removesuffix('.yaml')}.yaml"
+    if path.parent == Path(".") and preset.is_file():
+        return preset
+    names = sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+    close = difflib.get_close_matches(path.stem, names, n=3)
+    raise ConfigError(f"training config '{config}' is neither a file nor a preset"
+                      + (f"; did you mean {', '.join(close)}?" if close else "") + f" (presets: {', '.join(names)})")
+
+
+def load_train_config(config: str | Path | Mapping, overrides: list[str] = ()) -> TrainConfig:
+    """Read, merge and check a training config (a preset name, a YAML path, or a mapping)."""
+    if isinstance(config, Mapping):
+        doc = config
+    else:
+        path = find_preset(config)
+        try:
+            doc = read_yaml(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path} is not valid YAML: {err}") from None
+    raw = merge(DEFAULTS, doc)
+    for text in overrides:
+        raw = merge(raw, parse_override(text))
+    return check(raw)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _typed(raw: Mapping, section: str, key: str, kind, positive: bool = False):
+    value = raw[section][key] if section else raw[key]
+    name = f"{section}.{key}" if section else key
+    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    _require(ok, f"'{name}' must be {kind.__name__ if isinstance(kind, type) else kind}, got {value!r}")
+    if positive:
+        _require(value > 0, f"'{name}' must be positive, got {value}")
+    return value
+
+
+def model_config_from_section(section: Mapping) -> ModelConfig:
+    """The model config named by ``model.config`` with ``model.net`` applied to encoder and decoder."""
+    _require(section["config"] is not None, "'model.config' is required: a bundled model config name or a YAML file")
+    model = load_model_config(section["config"])
+    net = dict(section["net"] or {})
+    fields = {f.name for f in dataclasses.fields(NetConfig)}
+    for key in net:
+        if key not in fields:
+            raise _unknown_key_error("model.net.", key, fields)
+    tuples = {k: tuple(v) if isinstance(v, list) else v for k, v in net.items()}
+    try:
+        encoder = dataclasses.replace(model.encoder, **tuples)
+        decoder = dataclasses.replace(model.decoder, **tuples)
+    except TypeError as err:
+        raise ConfigError(f"model.net: {err}") from None
+    if encoder.norm_type == "groupnorm" and any((encoder.ch * m) % 32 for m in encoder.ch_mult):
+        raise ConfigError("model.net: groupnorm needs channel counts divisible by 32")
+    for role, net in (("encoder", encoder), ("decoder", decoder)):
+        temporal_levels = (net.down_levels if role == "encoder" else net.up_levels)[1]
+        if 2 ** len(temporal_levels) != net.time_downsample_factor:
+            raise ConfigError(f"model.net: the {role} resamples time at levels {list(temporal_levels)} (factor "
+                              f"{2 ** len(temporal_levels)}), not time_downsample_factor={net.time_downsample_factor}")
+    return dataclasses.replace(model, encoder=encoder, decoder=decoder)
+
+
+def loss_config(model: ModelConfig, overrides: Mapping) -> LossConfig:
+    official = dict((model.loss or {}).get("params", {}) or {})
+    values = merge(merge(OFFICIAL_LOSS_DEFAULTS, official, ("loss",)), overrides, ("loss",))
+    for key in values:
+        if key not in OFFICIAL_LOSS_DEFAULTS:
+            raise _unknown_key_error("loss.", key, OFFICIAL_LOSS_DEFAULTS)
+    weights = dict(values["regularization_weights"] or {})
+    for key in weights:
+        if key not in REGULARIZATION_LOSSES:
+            raise _unknown_key_error("loss.regularization_weights.", key, REGULARIZATION_LOSSES)
+    values["regularization_weights"] = {k: float(v) for k, v in weights.items()}
+    _require(values["disc_type"] in ("2d", "3d"), f"loss.disc_type must be 2d or 3d, got {values['disc_type']!r}")
+    _require(values["disc_loss"] in ("hinge", "vanilla"), f"loss.disc_loss must be hinge or vanilla, got {values['disc_loss']!r}")
+    _require(values["dims"] == 3, f"loss.dims must be 3 (videos, LPIPS per frame), got {values['dims']}")
+    _require(values["disc_in_channels"] == 3, "loss.disc_in_channels must be 3 (RGB)")
+    _require(not values["scale_input_to_tgt_size"], "loss.scale_input_to_tgt_size is not supported")
+    _require(isinstance(values["disc_num_layers"], int) and values["disc_num_layers"] >= 1,
+             f"loss.disc_num_layers must be a positive integer, got {values['disc_num_layers']!r}")
+    _require(isinstance(values["disc_channels"], int) and values["disc_channels"] >= 1,
+             f"loss.disc_channels must be a positive integer, got {values['disc_channels']!r}")
+    for key in ("disc_start", "logvar_init", "disc_factor", "disc_weight", "perceptual_weight", "lecam_loss_weight"):
+        _require(isinstance(values[key], (int, float)) and not isinstance(values[key], bool),
+                 f"loss.{key} must be a number, got {values[key]!r}")
+    return LossConfig(**values)
+
+
+def check(raw: dict) -> TrainConfig:
+    """Turn a merged config document into a `TrainConfig`, or raise `ConfigError` saying what is wrong."""
+    model = model_config_from_section(raw["model"])
+    _require(raw["model"]["dtype"] in DTYPES, f"model.dtype must be one of {DTYPES}, got {raw['model']['dtype']!r}")
+    _require(raw["model"]["remat"] in REMAT_POLICIES,
+             f"model.remat must be one of {REMAT_POLICIES}, got {raw['model']['remat']!r}")
+    _require(raw["stage"] in (1, 2), f"stage must be 1 (whole model) or 2 (decoder only), got {raw['stage']!r}")
+    init = raw["init"]["checkpoint"]
+    _require(raw["stage"] == 1 or init is not None,
+             "stage 2 trains the decoder of a stage-1 model: set init.checkpoint to a stage-1 workdir or checkpoint")
+    _require(init is None or Path(init).exists(), f"init.checkpoint {init} does not exist")
+
+    data = raw["data"]
+    _require(data["source"] in DATA_SOURCES, f"data.source must be one of {DATA_SOURCES}, got {data['source']!r}")
+    _require(data["source"] != "videos" or data["data_dir"] is not None,
+             "data.source=videos needs data.data_dir (a folder of videos, or the root of data.meta_path's paths)")
+    for key in ("num_frames", "height", "width", "batch_size"):
+        _typed(raw, "data", key, int, positive=True)
+    _typed(raw, "data", "sample_fps", float, positive=True)
+    frames, f, s = data["num_frames"], model.temporal_factor, model.spatial_factor
+    if model.causal:
+        _require((frames - 1) % f == 0, f"data.num_frames={frames}: causal {model.name} trains on 1 + {f}k frames "
+                 f"(e.g. {(frames - 1) // f * f + 1} or {((frames - 1) // f + 1) * f + 1})")
+    else:
+        _require(frames % f == 0, f"data.num_frames={frames}: non-causal {model.name} needs a multiple of {f}")
+    for key in ("height", "width"):
+        _require(data[key] % s == 0, f"data.{key}={data[key]} must be a multiple of the spatial factor {s}")
+        _require(data[key] >= 16, f"data.{key}={data[key]}: LPIPS-VGG needs frames of at least 16 pixels")
+
+    mesh = raw["mesh"]
+    for key in ("data", "fsdp"):
+        _typed(raw, "mesh", key, int)
+        _require(mesh[key] == -1 or mesh[key] >= 1, f"mesh.{key} must be -1 (all remaining devices) or >= 1")
+    _require(not (mesh["data"] == -1 and mesh["fsdp"] == -1), "only one of mesh.data and mesh.fsdp may be -1")
+    fixed = (mesh["data"] if mesh["data"] > 0 else 1) * (mesh["fsdp"] if mesh["fsdp"] > 0 else 1)
+    _require(data["batch_size"] % fixed == 0, f"data.batch_size={data['batch_size']} must be divisible by the "
+             f"data-parallel mesh size mesh.data x mesh.fsdp = {fixed}")
+    _require(raw["eval"]["batch_size"] % fixed == 0, f"eval.batch_size={raw['eval']['batch_size']} must be "
+             f"divisible by the data-parallel mesh size {fixed}")
+
+    opt = raw["optimizer"]
+    _require(opt["schedule"] in SCHEDULES, f"optimizer.schedule must be one of {SCHEDULES}, got {opt['schedule']!r}")
+    if opt["learning_rate"] is not None:
+        _typed(raw, "optimizer", "learning_rate", float, positive=True)
+    _typed(raw, "optimizer", "grad_clip", float, positive=True)
+    _typed(raw, "optimizer", "warmup_steps", int)
+    steps = _typed(raw, "", "steps", int, positive=True)
+    _require(opt["schedule"] != "cosine" or opt["warmup_steps"] < steps,
+             f"optimizer.warmup_steps={opt['warmup_steps']} must be below steps={steps} for a cosine schedule")
+    _require(opt["ema_decay"] is None or 0 < opt["ema_decay"] < 1, f"optimizer.ema_decay must be in (0, 1) or null")
+
+    for key in ("every", "keep"):
+        _typed(raw, "checkpoint", key, int, positive=True)
+    for key in ("every", "images_every"):
+        _typed(raw, "log", key, int, positive=True)
+    _typed(raw, "eval", "every", int, positive=True)
+    _typed(raw, "", "seed", int)
+    return TrainConfig(raw=raw, model_config=model, loss=loss_config(model, raw["loss"]))

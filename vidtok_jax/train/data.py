@@ -1,0 +1,60 @@
+"""Training and evaluation input: clips for this process, assembled into globally sharded batches.
+
+``data.source: videos`` reads clips with the grain pipeline (``VideoBatchIterator``: official
+clip sampling, resize + center crop); ``synthetic`` makes moving patterns (``synthetic``). Each
+process loads ``batch_size / process_count`` clips per step; in multi-process runs the video
+pipeline of process ``p`` uses seed ``seed + p``, and the synthetic source gives each process its
+rows of the same global batch. Both iterators have ``get_state`` / ``set_state``, saved in every
+checkpoint, so a resumed run continues with the batch that would have come next.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from vidtok_jax.data.dataset import DataConfig, VideoBatchIterator
+from vidtok_jax.errors import ConfigError
+from vidtok_jax.train.config import TrainConfig
+from vidtok_jax.train.synthetic import SyntheticBatches
+
+
+def _local_batch_size(batch_size: int) -> int:
+    count = jax.process_count()
+    if batch_size % count:
+        raise ConfigError(f"batch size {batch_size} must be divisible by the {count} processes")
+    return batch_size // count
+
+
+def _iterator(config: TrainConfig, batch_size: int, seed: int, data_dir, meta_path):
+    data = config.data
+    local = _local_batch_size(batch_size)
+    if data.source == "synthetic":
+        first = jax.process_index() * local
+        return SyntheticBatches(batch_size, data.num_frames, data.height, data.width, seed, slice(first, first + local))
+    return VideoBatchIterator(DataConfig(
+        data_dir=data_dir, meta_path=meta_path, num_frames=data.num_frames, sample_fps=data.sample_fps,
+        height=data.height, width=data.width, batch_size=local, seed=seed + jax.process_index(),
+        num_workers=data.num_workers))
+
+
+def train_iterator(config: TrainConfig):
+    data = config.data
+    return _iterator(config, data.batch_size, data.seed, data.data_dir, data.meta_path)
+
+
+def eval_batch(config: TrainConfig) -> np.ndarray:
+    """The fixed evaluation clips of this process: from ``eval.data_dir`` if set, else the training source."""
+    ev, data = config.eval, config.data
+    data_dir = ev.data_dir or data.data_dir
+    meta_path = ev.meta_path if ev.data_dir else data.meta_path
+    iterator = _iterator(config, ev.batch_size, ev.seed, data_dir, meta_path)
+    try:
+        return next(iterator)["video"]
+    finally:
+        iterator.close()
+
+
+def global_batch(local_video: np.ndarray, sharding) -> jax.Array:
+    """This process's clips as its part of a batch sharded over the mesh."""
+    return jax.make_array_from_process_local_data(sharding, np.asarray(local_video, np.float32))
