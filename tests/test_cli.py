@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 
 import vidtok_jax
-from vidtok_jax import cli, cli_info, cli_model
+from vidtok_jax import cli
+from vidtok_jax.cli import info as cli_info, model as cli_model
 from vidtok_jax.cli import main
-from vidtok_jax.cli_chunks import exactly, pad_end, paired_with_inputs, regroup, skip_and_take
+from vidtok_jax.cli.chunks import exactly, pad_end, paired_with_inputs, regroup, skip_and_take
 from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop
 from vidtok_jax.data.video import probe_video, read_video, write_video
 from vidtok_jax.errors import InputError

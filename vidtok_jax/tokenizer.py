@@ -47,11 +47,15 @@ def count_params(config: str | Path | ModelConfig) -> int:
 
 
 def init_params(config: ModelConfig, seed: int = 0) -> dict:
-    """Freshly initialised parameters (PyTorch's default init; temporal convs zero-initialised)."""
+    """Freshly initialised parameters (PyTorch's default init; temporal convs zero-initialised).
+
+    Uses the "unsafe_rbg" random generator, about 3x faster than threefry for the 150M values
+    of a full-size model on CPU.
+    """
     model = Autoencoder(config)
     example = _example_input(config)
     init = jax.jit(model.init)
-    return init(jax.random.key(seed), jnp.zeros(example.shape, example.dtype))["params"]
+    return init(jax.random.key(seed, impl="unsafe_rbg"), jnp.zeros(example.shape, example.dtype))["params"]
 
 
 @functools.lru_cache(maxsize=None)

@@ -10,12 +10,12 @@ import numpy as np
 
 from vidtok_jax import __version__
 from vidtok_jax.compilation_cache import ENV_VAR, enable_compilation_cache
-from vidtok_jax.cli_encode_dir import encode_dir
-from vidtok_jax.cli_frames import Preprocessing, open_video, to_output_frames
-from vidtok_jax.cli_info import print_info
-from vidtok_jax.cli_model import ModelOptions, decode_video, encode_video, load_model, reconstruct_video
-from vidtok_jax.cli_parser import build_parser
-from vidtok_jax.cli_tokens import (check_token_file_matches, load_token_file, model_metadata, save_token_file,
+from vidtok_jax.cli.encode_dir import encode_dir
+from vidtok_jax.cli.frames import Preprocessing, open_video, to_output_frames
+from vidtok_jax.cli.info import print_info
+from vidtok_jax.cli.model import ModelOptions, decode_video, encode_video, load_model, reconstruct_video
+from vidtok_jax.cli.parser import build_parser
+from vidtok_jax.cli.tokens import (check_token_file_matches, load_token_file, model_metadata, save_token_file,
                                    video_metadata)
 from vidtok_jax.config import ModelConfig, bundled_config_names, load_model_config
 from vidtok_jax.data.transforms import SpatialPadding

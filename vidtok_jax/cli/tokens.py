@@ -12,9 +12,9 @@ import zipfile
 import jax.numpy as jnp
 import numpy as np
 
-from vidtok_jax.cli_atomic import save_npz
-from vidtok_jax.cli_frames import VideoSource
-from vidtok_jax.cli_model import ModelOptions
+from vidtok_jax.cli.atomic import save_npz
+from vidtok_jax.cli.frames import VideoSource
+from vidtok_jax.cli.model import ModelOptions
 from vidtok_jax.config import ModelConfig
 from vidtok_jax.errors import InputError
 

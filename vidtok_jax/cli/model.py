@@ -22,8 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from vidtok_jax.cli_chunks import CountedFrames, exactly, pad_end, paired_with_inputs, regroup, skip_and_take
-from vidtok_jax.cli_frames import VideoSource
+from vidtok_jax.cli.chunks import CountedFrames, exactly, pad_end, paired_with_inputs, regroup, skip_and_take
+from vidtok_jax.cli.frames import VideoSource
 from vidtok_jax.config import ModelConfig
 from vidtok_jax.errors import InputError
 from vidtok_jax.quantizers import FSQ

@@ -24,10 +24,10 @@ from dataclasses import asdict
 import numpy as np
 from tqdm import tqdm
 
-from vidtok_jax.cli_atomic import save_json, save_npz
-from vidtok_jax.cli_frames import Preprocessing, open_video
-from vidtok_jax.cli_model import ModelOptions, encode_video
-from vidtok_jax.cli_tokens import video_metadata
+from vidtok_jax.cli.atomic import save_json, save_npz
+from vidtok_jax.cli.frames import Preprocessing, open_video
+from vidtok_jax.cli.model import ModelOptions, encode_video
+from vidtok_jax.cli.tokens import video_metadata
 from vidtok_jax.data.sources import list_videos_from_meta, list_videos_in_folder
 from vidtok_jax.errors import InputError, VidTokError
 from vidtok_jax.tokenizer import Tokenizer
