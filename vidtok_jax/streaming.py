@@ -24,21 +24,13 @@ from vidtok_jax.tiling import TileGrid
 
 
 @functools.lru_cache(maxsize=None)
-def _encode_step(model: Autoencoder, time_padding: int):
-    def step(params, cache, video):
+def _causal_step(model: Autoencoder, method: str, option):
+    """`(params, cache, x) -> (out, cache)` for `encode_chunk` (option: time padding) or
+    `decode_chunk` (option: final); the first chunk starts with no cache."""
+    def step(params, cache, x):
         variables = {"params": params, CACHE: cache} if cache else {"params": params}
-        moments, state = model.apply(variables, video, time_padding, method="encode_chunk", mutable=[CACHE])
-        return moments, state[CACHE]
-
-    return jax.jit(step, donate_argnums=1)
-
-
-@functools.lru_cache(maxsize=None)
-def _decode_step(model: Autoencoder, final: bool):
-    def step(params, cache, z):
-        variables = {"params": params, CACHE: cache} if cache else {"params": params}
-        frames, state = model.apply(variables, z, final, method="decode_chunk", mutable=[CACHE])
-        return frames, state[CACHE]
+        out, state = model.apply(variables, x, option, method=method, mutable=[CACHE])
+        return out, state[CACHE]
 
     return jax.jit(step, donate_argnums=1)
 
@@ -135,7 +127,7 @@ def stream_encode(model: Autoencoder, params, frame_chunks: Iterable, num_frames
             grid = _tile_grid(model, piece.shape[2], piece.shape[3], tile, tile_overlap)
             tiles = _Tiles(grid, grid.scaled(factor_down=cfg.spatial_factor) if grid else None)
         if cfg.causal:
-            step = _encode_step(model, padding if seen == 0 else 0)
+            step = _causal_step(model, "encode_chunk", padding if seen == 0 else 0)
         else:
             if piece.shape[1] % cfg.temporal_factor:
                 raise InputError(f"non-causal {cfg.name} needs a frame count divisible by "
@@ -162,7 +154,7 @@ def stream_decode(model: Autoencoder, params, latent_chunks: Iterable, chunk_lat
         if tiles is None:
             grid = _tile_grid(model, piece.shape[2] * factor, piece.shape[3] * factor, tile, tile_overlap)
             tiles = _Tiles(grid.scaled(factor_down=factor) if grid else None, grid)
-        step = _decode_step(model, last) if cfg.causal else _independent_step(model, "decode")
+        step = _causal_step(model, "decode_chunk", last) if cfg.causal else _independent_step(model, "decode")
         yield tiles(step, params, piece)
 def split_frames(video, size: int) -> Iterator[jax.Array]:
     """Chunks of `size` frames of a `[B, T, ...]` array."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import flax.linen as nn
+import jax
 
 from vidtok_jax.nn import ops
 from vidtok_jax.nn.layers import NO_PAD, CausalConv3d, Conv2d, Conv3d, Norm, TimeConv
@@ -38,12 +39,9 @@ class TemporalResBlock(nn.Module):
     @nn.compact
     def __call__(self, x):
         c = x.shape[-1]
-        axes = (2, 3) if self.causal else (1,)
-        h = Norm(self.norm_type, axes, name="norm1")(x)
-        h = TimeConv(c, self.causal, self.pad_mode, name="conv1")(ops.silu(h))
-        h = Norm(self.norm_type, axes, name="norm2")(h)
-        h = TimeConv(c, self.causal, self.pad_mode, zero_init=True, name="conv2")(ops.silu(h))
-        return x + h
+        convs = (TimeConv(c, self.causal, self.pad_mode, name="conv1"),
+                 TimeConv(c, self.causal, self.pad_mode, zero_init=True, name="conv2"))
+        return _residual(x, self.norm_type, (2, 3) if self.causal else (1,), convs)
 
 
 class ResBlock3D(nn.Module):
@@ -56,15 +54,18 @@ class ResBlock3D(nn.Module):
     @nn.compact
     def __call__(self, x):
         c = x.shape[-1]
-        axes = (2, 3) if self.causal else (1, 2, 3)
 
         def conv(name):
             if self.causal:
                 return CausalConv3d(c, 3, pad_mode=self.pad_mode, name=name)
             return Conv3d(c, 3, name=name)
 
-        h = Norm(self.norm_type, axes, name="norm1")(x)
-        h = conv("conv1")(ops.silu(h))
-        h = Norm(self.norm_type, axes, name="norm2")(h)
-        h = conv("conv2")(ops.silu(h))
-        return x + h
+        return _residual(x, self.norm_type, (2, 3) if self.causal else (1, 2, 3), (conv("conv1"), conv("conv2")))
+
+
+def _residual(x, norm_type: str, group_axes: tuple[int, ...], convs) -> jax.Array:
+    """x + conv2(silu(norm2(conv1(silu(norm1(x)))))), the norms named norm1 and norm2."""
+    h = x
+    for index, conv in enumerate(convs, start=1):
+        h = conv(ops.silu(Norm(norm_type, group_axes, name=f"norm{index}")(h)))
+    return x + h
