@@ -82,7 +82,9 @@ def _read_numpy(workdir: str | Path, step: int | None) -> tuple[int, dict, dict]
     directory = checkpoint_dir(workdir)
     if not directory.is_dir():
         raise CheckpointError(f"{workdir} is not a training workdir (no checkpoints/ folder)")
-    with ocp.CheckpointManager(directory, item_names=ITEMS,
+    handlers = {"state": ocp.PyTreeCheckpointHandler(), "data": ocp.JsonCheckpointHandler(),
+                "config": ocp.JsonCheckpointHandler()}
+    with ocp.CheckpointManager(directory, item_handlers=handlers,
                                options=ocp.CheckpointManagerOptions(read_only=True)) as manager:
         step = manager.latest_step() if step is None else step
         if step is None:
