@@ -1,4 +1,4 @@
-"""The ``vidtok-jax`` command: reconstruct, encode, decode, info and encode-dir.
+"""The ``vidtok-jax`` command: reconstruct, encode, decode, info, encode-dir and evaluate.
 
 ``main(argv)`` returns the exit status: 0 on success, 1 for bad input (reported as one line
 ``vidtok-jax: error: ...`` on stderr, no traceback, no output file left behind), 2 for bad usage.
@@ -11,9 +11,10 @@ import numpy as np
 from vidtok_jax import __version__
 from vidtok_jax.compilation_cache import ENV_VAR, enable_compilation_cache
 from vidtok_jax.cli.encode_dir import encode_dir
+from vidtok_jax.cli.evaluate import EvaluationOptions, evaluate
 from vidtok_jax.cli.frames import Preprocessing, open_video, to_output_frames
 from vidtok_jax.cli.info import print_info
-from vidtok_jax.cli.model import ModelOptions, decode_video, encode_video, load_model, reconstruct_video
+from vidtok_jax.cli.model import NONCAUSAL_CLIP_FRAMES, ModelOptions, decode_video, encode_video, load_model, reconstruct_video
 from vidtok_jax.cli.parser import build_parser
 from vidtok_jax.cli.tokens import (check_token_file_matches, load_token_file, model_metadata, save_token_file,
                                    video_metadata)
@@ -123,6 +124,25 @@ def run_encode_dir(args) -> int:
                       model_metadata=model_metadata(config, options, __version__))
 
 
+def _clip_frames(args, config: ModelConfig) -> int:
+    """--frames, or VidTok's evaluation clips: 16 frames, plus the first frame for causal models."""
+    frames = args.frames or NONCAUSAL_CLIP_FRAMES + config.causal
+    fits = (frames - config.causal) % config.temporal_factor == 0
+    if not fits:
+        form = "1 + a multiple" if config.causal else "a multiple"
+        raise UsageError(f"--frames {frames} must be {form} of the model's temporal factor {config.temporal_factor}")
+    return frames
+
+
+def run_evaluate(args) -> int:
+    options, config, preprocessing = _setup(args)
+    evaluation = EvaluationOptions(frames=_clip_frames(args, config), whole_video=args.whole_video,
+                                   max_videos=args.max_videos, lpips_net=args.lpips_net, fvd=not args.no_fvd,
+                                   max_pictures=args.max_pictures)
+    tokenizer = load_model(options)
+    return evaluate(args.data, args.out, tokenizer=tokenizer, model=options, preprocessing=preprocessing, options=evaluation)
+
+
 def _turn_on_compilation_cache() -> None:
     """Reuse compiled models across runs (XLA compilation is most of a short run); a cache that cannot be made is skipped."""
     try:
@@ -132,7 +152,7 @@ def _turn_on_compilation_cache() -> None:
 
 
 _COMMANDS = {"reconstruct": run_reconstruct, "encode": run_encode, "decode": run_decode, "info": run_info,
-             "encode-dir": run_encode_dir}
+             "encode-dir": run_encode_dir, "evaluate": run_evaluate}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,8 @@ import re
 
 DEFAULT_CONFIG = "vidtok_kl_causal_488_4chn"
 DEFAULT_SHARD_SIZE = 100
+DEFAULT_EVAL_SIZE = 256
+DEFAULT_EVAL_FPS = 30.0
 
 DESCRIPTION = """\
 Tokenize and reconstruct videos with the VidTok tokenizers.
@@ -19,6 +21,7 @@ examples:
   vidtok-jax encode in.mp4 tokens.npz --config vidtok_fsq_causal_488_32768 --checkpoint fsq.ckpt --pad
   vidtok-jax decode tokens.npz out.mp4 --checkpoint fsq.ckpt
   vidtok-jax encode-dir videos/ tokens/ --config vidtok_fsq_causal_488_32768 --checkpoint fsq.ckpt --size 256
+  vidtok-jax evaluate --checkpoint vidtok_kl_causal_488_4chn.ckpt --data videos/ --out evaluation/
   vidtok-jax info"""
 
 
@@ -131,4 +134,25 @@ def build_parser() -> argparse.ArgumentParser:
     encode_dir.add_argument("--shard-size", type=positive_int, default=DEFAULT_SHARD_SIZE, metavar="N",
                             help=f"videos per shard (default: {DEFAULT_SHARD_SIZE})")
     encode_dir.add_argument("--data-dir", metavar="DIR", help="folder the CSV's paths are relative to (default: the CSV's folder)")
+
+    evaluate = commands.add_parser(
+        "evaluate", parents=[model, video], help="reconstruction quality over many videos: PSNR, SSIM, LPIPS, FVD",
+        description="Reconstruct every video under a folder (recursively), or listed in the 'videos' column of a CSV "
+                    "file, as VidTok's evaluation does (defaults: 30 fps, 256 x 256 center crop, clips of 17 frames "
+                    "for causal models or 16 for non-causal ones) and write OUT/metrics.json (per-video PSNR, SSIM "
+                    "and LPIPS, their means, FVD over the clips, the settings), a table on stdout, and for the "
+                    "first videos a frame grid (input / reconstruction / error x4) and a per-frame PSNR plot as "
+                    "PNG. Unreadable videos are reported and the exit status is then 1.")
+    evaluate.set_defaults(size=DEFAULT_EVAL_SIZE, fps=DEFAULT_EVAL_FPS)
+    evaluate.add_argument("--data", required=True, metavar="DIR_OR_CSV", help="folder of videos, or CSV file with a 'videos' column (paths relative to its folder)")
+    evaluate.add_argument("--out", default="evaluation", metavar="DIR", help="output folder (default: evaluation)")
+    evaluate.add_argument("--frames", type=positive_int, metavar="N",
+                          help="clip length (default: 17 for causal models, 16 for non-causal); also the FVD window")
+    evaluate.add_argument("--whole-video", action="store_true",
+                          help="reconstruct each video in one piece (causal models: streamed with --chunk-frames) instead of clips")
+    evaluate.add_argument("--max-videos", type=positive_int, metavar="N", help="evaluate only the first N videos")
+    evaluate.add_argument("--lpips-net", choices=("vgg", "alex"), default="vgg", help="LPIPS network (default: vgg, as VidTok reports)")
+    evaluate.add_argument("--no-fvd", action="store_true", help="skip FVD (slow without an accelerator)")
+    evaluate.add_argument("--max-pictures", type=non_negative_int, default=4, metavar="N",
+                          help="write the PNG pictures of the first N videos (default: 4)")
     return parser

@@ -1,0 +1,158 @@
+"""``vidtok-jax evaluate``: reconstruction quality of a tokenizer over a set of videos (PSNR, SSIM, LPIPS, FVD).
+
+The protocol follows VidTok's evaluation: frames resampled to about 30 fps, the shorter side
+resized to 256 and center-cropped, and each video cut into consecutive clips of 17 frames
+(causal models) or 16 (non-causal) that are reconstructed independently; the last clip is
+padded by repeating its last frame, and the padding is left out of the metrics. With
+``whole_video`` each video is reconstructed in one piece instead (streamed with ``chunk_frames``).
+
+Per video: the mean over its frames of PSNR, SSIM and LPIPS (``vidtok_jax.metrics``, on the
+reconstruction clamped to [-1, 1]); overall: the mean of the per-video values, and FVD between the
+sets of input and reconstructed clips (windows of ``frames`` frames).
+
+Output folder: ``metrics.json``, and for the first ``max_pictures`` videos ``NNN-NAME-frames.png``
+(input / reconstruction / absolute error x4 at evenly spaced frames) and ``NNN-NAME-psnr.png``
+(PSNR of each frame). Every file is written atomically.
+"""
+
+import os
+import re
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from vidtok_jax.cli.atomic import atomic_output, save_json
+from vidtok_jax.cli.chunks import pad_end, regroup
+from vidtok_jax.cli.encode_dir import _reason, list_sources
+from vidtok_jax.cli.frames import Preprocessing, open_video
+from vidtok_jax.cli.model import ModelOptions, reconstruct_video
+from vidtok_jax.cli.plots import comparison_grid, psnr_plot
+from vidtok_jax.data.transforms import remove_padding
+from vidtok_jax.errors import InputError, VidTokError
+from vidtok_jax.metrics import frechet_distance, i3d_logits, lpips, psnr, ssim
+from vidtok_jax.metrics.fvd import MIN_FRAMES as FVD_MIN_FRAMES
+from vidtok_jax.tokenizer import Tokenizer
+from vidtok_jax.train.png import png_bytes
+
+METRICS_NAME = "metrics.json"
+METRICS_FORMAT = "vidtok-jax evaluation"
+
+
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """The protocol's options beyond model and preprocessing (the command-line options)."""
+
+    frames: int  # clip length, and the FVD window
+    whole_video: bool = False
+    max_videos: int | None = None
+    lpips_net: str = "vgg"
+    fvd: bool = True
+    max_pictures: int = 4
+
+
+def _padded(frames: np.ndarray, length: int) -> np.ndarray:
+    return np.concatenate(list(pad_end([frames], length)))
+
+
+def _reconstruct(tokenizer: Tokenizer, path: str, preprocessing: Preprocessing, model: ModelOptions,
+                 options: EvaluationOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Input frames and their reconstruction clamped to [-1, 1], both ``[T, H, W, 3]`` without any --pad padding."""
+    source = open_video(path, preprocessing, tokenizer.config.spatial_factor)
+    if options.whole_video:
+        inputs, outputs = zip(*reconstruct_video(tokenizer, source, model))
+    else:
+        inputs = list(regroup(source.batches(), options.frames))
+        outputs = [np.asarray(tokenizer.reconstruct(_padded(clip, options.frames)[None], **model.tiling()))[0][:len(clip)]
+                   for clip in inputs]
+    if not inputs:
+        raise InputError(f"{path}: no frames")
+    inputs, outputs = np.concatenate(inputs), np.clip(np.concatenate(outputs), -1, 1)
+    return remove_padding(inputs, source.padding), remove_padding(outputs, source.padding)
+
+
+def _fvd_windows(frames: np.ndarray, length: int) -> np.ndarray:
+    """Consecutive windows ``[n, length, H, W, 3]``, the last padded by repeating its last frame."""
+    return np.stack([_padded(window, length) for window in regroup([frames], length)])
+
+
+def _file_stem(number: int, name: str) -> str:
+    return f"{number:03d}-" + re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def _write_png(path: str, image: np.ndarray) -> None:
+    with atomic_output(path) as file:
+        file.write(png_bytes(image))
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _fvd(features: list[np.ndarray], options: EvaluationOptions) -> tuple[float | None, str | None]:
+    """FVD over the clips, or None and why it was skipped."""
+    if not options.fvd:
+        return None, "skipped (--no-fvd)"
+    if options.frames < FVD_MIN_FRAMES:
+        return None, f"skipped: FVD needs clips of at least {FVD_MIN_FRAMES} frames, got --frames {options.frames}"
+    clips = sum(len(batch) for batch in features)
+    if clips < 2:
+        return None, f"skipped: FVD needs at least 2 clips, got {clips}"
+    inputs, outputs = (np.concatenate([batch[:, index] for batch in features]) for index in (0, 1))
+    return frechet_distance(inputs, outputs), None
+
+
+def _format(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _print_table(videos: list[dict], means: dict, fvd: float | None, fvd_note: str | None) -> None:
+    width = max([len("video"), len("mean")] + [len(video["name"]) for video in videos])
+    print(f"{'video':<{width}}  {'frames':>6}  {'PSNR':>7}  {'SSIM':>6}  {'LPIPS':>6}")
+    for row in videos + [{"name": "mean", "frames": sum(video["frames"] for video in videos), **means}]:
+        print(f"{row['name']:<{width}}  {row['frames']:>6}  {_format(row['psnr'], 3):>7}  "
+              f"{_format(row['ssim'], 4):>6}  {_format(row['lpips'], 4):>6}")
+    print(f"FVD: {_format(fvd, 2)}" + (f" ({fvd_note})" if fvd_note else ""))
+
+
+def evaluate(data: str, out: str, *, tokenizer: Tokenizer, model: ModelOptions, preprocessing: Preprocessing,
+             options: EvaluationOptions) -> int:
+    """Evaluate every video of ``data`` (folder or CSV with a ``videos`` column) into ``out``; returns the exit status."""
+    sources = list_sources(data, None)[:options.max_videos]
+    os.makedirs(out, exist_ok=True)
+    videos, failures, features = [], {}, []
+    for number, (name, path) in enumerate(tqdm(sources, desc="evaluate", unit="video", file=sys.stderr, disable=None)):
+        try:
+            inputs, outputs = _reconstruct(tokenizer, path, preprocessing, model, options)
+        except (VidTokError, OSError) as error:
+            failures[name] = _reason(error, path)
+            continue
+        per_frame = {"psnr": psnr(inputs, outputs), "ssim": ssim(inputs, outputs),
+                     "lpips": lpips(inputs, outputs, net=options.lpips_net)}
+        videos.append({"name": name, "path": path, "frames": len(inputs),
+                       **{metric: float(np.mean(values)) for metric, values in per_frame.items()},
+                       "psnr_per_frame": [round(float(value), 4) for value in per_frame["psnr"]]})
+        if options.fvd and options.frames >= FVD_MIN_FRAMES:
+            features.append(np.stack([i3d_logits(_fvd_windows(frames, options.frames)) for frames in (inputs, outputs)], axis=1))
+        if number < options.max_pictures:
+            stem = os.path.join(out, _file_stem(number, name))
+            _write_png(f"{stem}-frames.png", comparison_grid(inputs, outputs))
+            _write_png(f"{stem}-psnr.png", psnr_plot(per_frame["psnr"]))
+    means = {metric: _mean([video[metric] for video in videos]) for metric in ("psnr", "ssim", "lpips")}
+    fvd, fvd_note = _fvd(features, options)
+    save_json(os.path.join(out, METRICS_NAME), {
+        "format": METRICS_FORMAT, "config": model.config, "checkpoint": model.checkpoint,
+        "settings": {"frames": options.frames, "whole_video": options.whole_video, "size": preprocessing.size,
+                     "pad": preprocessing.pad, "fps": preprocessing.fps, "max_frames": preprocessing.max_frames,
+                     "max_videos": options.max_videos, "chunk_frames": model.chunk_frames, "dtype": model.dtype,
+                     "lpips_net": options.lpips_net},
+        "videos": videos, "mean": means, "fvd": fvd, "fvd_note": fvd_note, "failures": failures})
+    _print_table(videos, means, fvd, fvd_note)
+    print(f"wrote {os.path.join(out, METRICS_NAME)}")
+    if failures:
+        print(f"vidtok-jax: error: {len(failures)} of {len(sources)} video(s) failed:", file=sys.stderr)
+        for name, reason in failures.items():
+            print(f"  {name}: {reason}", file=sys.stderr)
+        return 1
+    return 0
