@@ -106,45 +106,51 @@ def _kernel_from_torch(weight: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.transpose(weight, tuple(range(2, n)) + (1, 0)))
 
 
-def discriminator_state_dict(params: dict, batch_stats: dict) -> dict[str, np.ndarray]:
-    """Official ``loss.discriminator.*`` entries (PyTorch layouts) of a discriminator's variables."""
-    out = {}
+def _entries(params: dict, batch_stats: dict):
+    """``(official key, collection, layer, leaf name)`` of every discriminator variable."""
     for layer, leaves in params.items():
-        for name, value in leaves.items():
-            value = np.asarray(value, np.float32)
-            out[f"{STATE_DICT_PREFIX}{layer}.{_PARAM_TO_TORCH[name]}"] = (
-                _kernel_to_torch(value) if name == "kernel" else value)
+        for name in leaves:
+            yield f"{STATE_DICT_PREFIX}{layer}.{_PARAM_TO_TORCH[name]}", "params", layer, name
     for layer, leaves in batch_stats.items():
-        for name, value in leaves.items():
-            out[f"{STATE_DICT_PREFIX}{layer}.{_STAT_TO_TORCH[name]}"] = np.asarray(value, np.float32)
+        for name in leaves:
+            yield f"{STATE_DICT_PREFIX}{layer}.{_STAT_TO_TORCH[name]}", "batch_stats", layer, name
+
+
+def discriminator_state_dict(params: dict, batch_stats: dict) -> dict[str, np.ndarray]:
+    """Official ``loss.discriminator.*`` entries (PyTorch layouts) of a discriminator's variables.
+
+    ``num_batches_tracked`` is written as 0: PyTorch only reads it when BatchNorm has no momentum.
+    """
+    trees = {"params": params, "batch_stats": batch_stats}
+    out = {}
+    for key, collection, layer, name in _entries(params, batch_stats):
+        value = np.asarray(trees[collection][layer][name], np.float32)
+        out[key] = _kernel_to_torch(value) if name == "kernel" else value
+    for layer in batch_stats:
         out[f"{STATE_DICT_PREFIX}{layer}.num_batches_tracked"] = np.asarray(0, np.int64)
     return out
 
 
 def discriminator_from_state_dict(params: dict, batch_stats: dict, state_dict: dict[str, np.ndarray],
                                   source: str) -> tuple[dict, dict]:
-    """Discriminator variables shaped like ``params``/``batch_stats``, read from official ``loss.discriminator.*`` keys.
-
-    Raises ``CheckpointError`` when the checkpoint's discriminator has another architecture.
-    """
+    """Discriminator variables shaped like ``params``/``batch_stats`` (arrays or shapes), read from
+    official ``loss.discriminator.*`` keys. Raises ``CheckpointError`` when the checkpoint's
+    discriminator has another architecture."""
     hint = "set loss.disc_type / loss.disc_channels / loss.disc_num_layers to match the checkpoint"
-    template = {k: v for k, v in discriminator_state_dict(params, batch_stats).items()
-                if not k.endswith(".num_batches_tracked")}
+    trees = {"params": params, "batch_stats": batch_stats}
+    entries = list(_entries(params, batch_stats))
     present = {k for k in state_dict if k.startswith(STATE_DICT_PREFIX) and not k.endswith(".num_batches_tracked")}
-    if present != set(template):
-        raise CheckpointError(f"{source}: its discriminator has the entries {sorted(present - set(template))[:4]} "
-                              f"and lacks {sorted(set(template) - present)[:4]} of the configured one: {hint}")
-    for key, value in template.items():
-        if tuple(state_dict[key].shape) != value.shape:
-            raise CheckpointError(f"{source}: {key} has shape {tuple(state_dict[key].shape)}, the configured "
-                                  f"discriminator expects {value.shape}: {hint}")
-
-    def read(layer: str, name: str, torch_name: str):
-        value = np.asarray(state_dict[f"{STATE_DICT_PREFIX}{layer}.{torch_name}"], np.float32)
-        return _kernel_from_torch(value) if name == "kernel" else value
-
-    new_params = {layer: {name: read(layer, name, _PARAM_TO_TORCH[name]) for name in leaves}
-                  for layer, leaves in params.items()}
-    new_stats = {layer: {name: read(layer, name, _STAT_TO_TORCH[name]) for name in leaves}
-                 for layer, leaves in batch_stats.items()}
-    return new_params, new_stats
+    expected = {key for key, *_ in entries}
+    if present != expected:
+        raise CheckpointError(f"{source}: its discriminator has the entries {sorted(present - expected)[:4]} "
+                              f"and lacks {sorted(expected - present)[:4]} of the configured one: {hint}")
+    out: dict = {"params": {}, "batch_stats": {}}
+    for key, collection, layer, name in entries:
+        value = np.asarray(state_dict[key], np.float32)
+        value = _kernel_from_torch(value) if name == "kernel" else value
+        wanted = tuple(trees[collection][layer][name].shape)
+        if value.shape != wanted:
+            raise CheckpointError(f"{source}: {key} has shape {tuple(state_dict[key].shape)}, which does not fit "
+                                  f"the configured discriminator: {hint}")
+        out[collection].setdefault(layer, {})[name] = value
+    return out["params"], out["batch_stats"]

@@ -77,7 +77,7 @@ def restore(manager: ocp.CheckpointManager, abstract_state: TrainState, sharding
     return serialization.from_state_dict(abstract_state, restored["state"]), restored["data"]
 
 
-def _read_numpy(workdir: str | Path, step: int | None) -> tuple[int, dict, dict]:
+def read_checkpoint(workdir: str | Path, step: int | None) -> tuple[int, dict, dict]:
     """``(step, state as nested dicts of numpy arrays, config document)`` of a workdir's checkpoint."""
     directory = checkpoint_dir(workdir)
     if not directory.is_dir():
@@ -108,20 +108,20 @@ def _autoencoder(state: dict, use_ema: bool) -> dict:
 def load_params_from_workdir(workdir: str | Path, step: int | None = None,
                              use_ema: bool = False) -> tuple[ModelConfig, dict]:
     """``(ModelConfig, params)`` of a training workdir (latest step by default; ``use_ema`` for the EMA weights)."""
-    _, state, document = _read_numpy(workdir, step)
+    _, state, document = read_checkpoint(workdir, step)
     return _model_config(document, workdir), _autoencoder(state, use_ema)
 
 
 def load_training_checkpoint(workdir: str | Path, step: int | None = None) -> dict:
     """What a new run can start from: ``autoencoder``, ``discriminator``, ``logvar`` and ``model_config``."""
-    _, state, document = _read_numpy(workdir, step)
+    _, state, document = read_checkpoint(workdir, step)
     return {"autoencoder": _autoencoder(state, False), "discriminator": state["discriminator"],
             "logvar": np.asarray(state["generator"]["logvar"]), "model_config": _model_config(document, workdir)}
 
 
 def export_workdir(workdir: str | Path, out: str | Path, step: int | None = None, use_ema: bool = False) -> Path:
     """Write the official ``.safetensors`` state dict (with ``loss.*``) and ``<out>.yaml`` beside it."""
-    step, state, document = _read_numpy(workdir, step)
+    step, state, document = read_checkpoint(workdir, step)
     disc = state["discriminator"]
     extras = {**discriminator_state_dict(disc["params"], disc["batch_stats"]),
               "loss.logvar": np.asarray(state["generator"]["logvar"], np.float32)}

@@ -1,0 +1,266 @@
+"""Training runs end to end: resume after kill -9, NaN stop, stage 2, export, loss going down, scale-out.
+
+Runs go through ``train.py`` in subprocesses with a tiny model (ch 8, two levels, 5 frames at
+32x32, no LPIPS: the reconstruction loss is tested in test_losses) and a constant learning rate,
+so every run of the same settings compiles the same program: a persistent compilation cache shared
+by the tests of this session compiles it once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidtok_jax.train.checkpointing import load_params_from_workdir, read_checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO.parent / "shared" / "vidtok_reference" / "kl_causal_488_4chn"
+TINY = [
+    "model.net.ch=8", "model.net.ch_mult=[1,2]", "model.net.time_downsample_factor=2", "data.num_frames=5",
+    "data.height=32", "data.width=32", "loss.perceptual_weight=0", "loss.disc_start=0", "loss.disc_channels=4",
+    "optimizer.schedule=constant", "checkpoint.every=2", "checkpoint.keep=100", "eval.every=2", "log.every=1",
+]
+
+
+@pytest.fixture(scope="session")
+def compile_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("jax_cache")
+
+
+def _env(cache: Path, devices: int | None = None) -> dict:
+    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(cache), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+               JAX_PLATFORMS="cpu")
+    flags = ["--xla_backend_optimization_level=0"]
+    if devices:
+        flags.append(f"--xla_force_host_platform_device_count={devices}")
+    env["XLA_FLAGS"] = " ".join(flags)
+    return env
+
+
+def _command(workdir: Path, steps: int, extra: list[str] = (), config: str = "tiny_cpu") -> list[str]:
+    sets = [arg for item in TINY + list(extra) for arg in ("--set", item)]
+    return [sys.executable, str(REPO / "train.py"), "--config", config, "--workdir", str(workdir),
+            "--steps", str(steps), *sets]
+
+
+def run_train(workdir: Path, steps: int, cache: Path, extra: list[str] = (), devices: int | None = None,
+              check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    result = subprocess.run(_command(workdir, steps, extra), cwd=REPO, env=_env(cache, devices), capture_output=True,
+                            text=True, timeout=timeout)
+    if check and result.returncode:
+        raise AssertionError(f"train.py failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def _flat(tree, prefix=()):
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _flat(value, prefix + (key,))
+    else:
+        yield prefix, np.asarray(tree)
+
+
+def _assert_same_tree(a, b, atol=0.0):
+    flat_a, flat_b = dict(_flat(a)), dict(_flat(b))
+    assert flat_a.keys() == flat_b.keys()
+    for key in flat_a:
+        if atol:
+            np.testing.assert_allclose(flat_a[key], flat_b[key], atol=atol, rtol=0, err_msg=str(key))
+        else:
+            np.testing.assert_array_equal(flat_a[key], flat_b[key], err_msg=str(key))
+
+
+def _metrics(workdir: Path) -> list[dict]:
+    return [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="session")
+def straight_run(tmp_path_factory, compile_cache) -> Path:
+    """Six steps without interruption (checkpoints at 2, 4, 6)."""
+    workdir = tmp_path_factory.mktemp("straight")
+    run_train(workdir, 6, compile_cache)
+    return workdir
+
+
+def test_killed_run_resumes_exactly(straight_run, tmp_path, compile_cache):
+    workdir = tmp_path / "killed"
+    process = subprocess.Popen(_command(workdir, 1000), cwd=REPO, env=_env(compile_cache),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = workdir / "checkpoints" / "2"
+    deadline = time.monotonic() + 600
+    while not first.is_dir() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert first.is_dir(), "the run made no checkpoint before it was killed"
+    finished = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+    assert finished[-1] < 6, f"killed too late to test resuming (checkpoints {finished})"
+    half_written = workdir / "checkpoints" / f"{finished[-1] + 2}.orbax-checkpoint-tmp-1234"
+    (half_written / "state").mkdir(parents=True)
+    (half_written / "state" / "garbage").write_bytes(b"\x00" * 100)
+
+    result = run_train(workdir, 6, compile_cache)
+    assert f"resumed from step {finished[-1]}" in result.stdout
+    _, straight, _ = read_checkpoint(straight_run, 6)
+    _, resumed, _ = read_checkpoint(workdir, 6)
+    _assert_same_tree(straight, resumed)
+    train_lines = {m["step"]: m["train/total_loss"] for m in _metrics(straight_run) if "train/total_loss" in m}
+    resumed_lines = {m["step"]: m["train/total_loss"] for m in _metrics(workdir) if "train/total_loss" in m}
+    assert resumed_lines[6] == train_lines[6]
+
+
+def test_nan_stops_with_message_and_keeps_last_good_checkpoint(straight_run, tmp_path, compile_cache):
+    workdir = tmp_path / "diverging"
+    subprocess.run(["cp", "-r", str(straight_run), str(workdir)], check=True)
+    result = run_train(workdir, 10, compile_cache, ["optimizer.learning_rate=1e30"], check=False)
+    assert result.returncode == 1
+    assert "NaN/Inf" in result.stderr and "Last good checkpoint: step 6" in result.stderr, result.stderr[-2000:]
+    steps = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+    assert steps[-1] == 6
+    config, params = load_params_from_workdir(workdir)
+    assert all(np.all(np.isfinite(leaf)) for _, leaf in _flat(params))
+    _assert_same_tree(params, load_params_from_workdir(straight_run, 6)[1])
+
+
+def test_stage2_trains_only_the_decoder(straight_run, tmp_path, compile_cache):
+    workdir = tmp_path / "stage2"
+    run_train(workdir, 2, compile_cache, ["stage=2", f"init.checkpoint={straight_run}"])
+    _, state, _ = read_checkpoint(workdir, 2)
+    _, stage1 = load_params_from_workdir(straight_run)
+    _assert_same_tree(state["frozen"]["encoder"], stage1["encoder"])
+    assert set(state["generator"]["autoencoder"]) == {"decoder"}
+    optimizer_paths = [path for path, _ in _flat(state["generator_opt"])]
+    assert optimizer_paths and not any("encoder" in path for path in optimizer_paths)
+    assert any("decoder" in path for path in optimizer_paths)
+    decoder_change = max(np.max(np.abs(a - b)) for (_, a), (_, b) in
+                         zip(_flat(state["generator"]["autoencoder"]["decoder"]), _flat(stage1["decoder"])))
+    assert decoder_change > 0
+
+
+def test_export_writes_official_layout_that_load_tokenizer_reads(straight_run, tmp_path):
+    import vidtok_jax as vt
+    from vidtok_jax.checkpoints.state_dict import read_state_dict
+
+    out = tmp_path / "model.safetensors"
+    result = subprocess.run([sys.executable, str(REPO / "train.py"), "export", "--workdir", str(straight_run),
+                             "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    state_dict = read_state_dict(out)
+    assert "loss.logvar" in state_dict and "loss.discriminator.main.0.weight" in state_dict
+    assert "encoder.conv_in.conv.weight" in state_dict and "decoder.conv_out.conv.weight" in state_dict
+    tok = vt.load_tokenizer(out.with_suffix(".yaml"), out)
+    _, params = load_params_from_workdir(straight_run)
+    _assert_same_tree(tok.params, params)
+
+
+def test_loss_falls_in_thirty_steps(tmp_path, compile_cache, straight_run):
+    workdir = tmp_path / "thirty"
+    run_train(workdir, 30, compile_cache)
+    metrics = [m for m in _metrics(workdir) if "train/rec_loss" in m]
+    rec = [m["train/rec_loss"] for m in metrics]
+    psnr = [m["train/psnr"] for m in metrics]
+    assert len(rec) == 30
+    assert np.mean(rec[-5:]) < 0.8 * np.mean(rec[:5])
+    assert np.mean(psnr[-5:]) > np.mean(psnr[:5]) + 1.0
+    assert list((workdir / "samples").glob("*.png"))
+
+
+@pytest.mark.slow
+def test_tiny_preset_learns_over_three_hundred_steps(tmp_path, compile_cache):
+    """The tiny_cpu preset as shipped (LPIPS, GAN from step 101, EMA): loss down, PSNR up."""
+    workdir = tmp_path / "tiny"
+    result = subprocess.run([sys.executable, str(REPO / "train.py"), "--config", "tiny_cpu", "--workdir",
+                             str(workdir)], cwd=REPO, env=_env(compile_cache), capture_output=True, text=True,
+                            timeout=3600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = [m for m in _metrics(workdir) if "train/rec_loss" in m]
+    assert np.mean([m["train/rec_loss"] for m in metrics[-3:]]) < 0.6 * np.mean([m["train/rec_loss"] for m in metrics[:3]])
+    evals = [m["eval/eval_psnr"] for m in _metrics(workdir) if "eval/eval_psnr" in m]
+    assert evals[-1] > evals[0] + 3.0
+
+
+@pytest.mark.slow
+def test_one_and_eight_devices_give_the_same_params(straight_run, tmp_path, compile_cache):
+    workdir = tmp_path / "eight"
+    result = run_train(workdir, 6, compile_cache, ["mesh.data=4", "mesh.fsdp=2", "data.batch_size=8",
+                                                   "eval.batch_size=8"], devices=8)
+    assert "mesh {'data': 4, 'fsdp': 2} over 8 cpu devices" in result.stdout
+    single = tmp_path / "single"
+    run_train(single, 6, compile_cache, ["data.batch_size=8", "eval.batch_size=8"])
+    _assert_same_tree(load_params_from_workdir(single)[1], load_params_from_workdir(workdir)[1], atol=2e-4)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_on_localhost(tmp_path, compile_cache):
+    workdir, single = tmp_path / "two", tmp_path / "one"
+    coordinator = f"127.0.0.1:{_free_port()}"
+    processes = [subprocess.Popen(_command(workdir, 2) + ["--coordinator", coordinator, "--num_processes", "2",
+                                                          "--process_id", str(index)],
+                                  cwd=REPO, env=_env(compile_cache), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True) for index in range(2)]
+    try:
+        outputs = [process.communicate(timeout=900)[0] for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    assert [p.returncode for p in processes] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    assert "2 process(es)" in outputs[0]
+    run_train(single, 2, compile_cache, devices=2, extra=["mesh.data=2"])
+    _assert_same_tree(load_params_from_workdir(single)[1], load_params_from_workdir(workdir)[1], atol=2e-4)
+
+
+@pytest.mark.skipif(not (REFERENCE / "model.ckpt").is_file(), reason="shared/vidtok_reference is missing")
+def test_finetune_starts_from_the_official_discriminator_and_logvar():
+    import train
+    from vidtok_jax.checkpoints.state_dict import read_state_dict
+    from vidtok_jax.train.config import load_train_config
+
+    config = load_train_config("finetune_kl_causal_488_4chn", [
+        f"model.config={REFERENCE / 'config.yaml'}", f"init.checkpoint={REFERENCE / 'model.ckpt'}",
+        "data.source=synthetic", "loss.disc_channels=8", "loss.disc_num_layers=2"])
+    initial = train.initial_weights(config)
+    official = read_state_dict(REFERENCE / "model.ckpt")
+    np.testing.assert_array_equal(initial["logvar"], official["loss.logvar"])
+    np.testing.assert_array_equal(initial["discriminator"]["params"]["main.0"]["kernel"],
+                                  np.transpose(official["loss.discriminator.main.0.weight"], (2, 3, 1, 0)))
+    np.testing.assert_array_equal(initial["discriminator"]["batch_stats"]["main.3"]["var"],
+                                  official["loss.discriminator.main.3.running_var"])
+    np.testing.assert_array_equal(initial["autoencoder"]["decoder"]["conv_out"]["conv"]["bias"],
+                                  official["decoder.conv_out.conv.bias"])
+    wrong = load_train_config("finetune_kl_causal_488_4chn", [
+        f"model.config={REFERENCE / 'config.yaml'}", f"init.checkpoint={REFERENCE / 'model.ckpt'}",
+        "data.source=synthetic"])
+    with pytest.raises(Exception, match="disc_channels"):
+        train.initial_weights(wrong)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (REFERENCE / "model.ckpt").is_file(), reason="shared/vidtok_reference is missing")
+def test_finetune_from_the_official_checkpoint_runs(tmp_path, compile_cache):
+    workdir = tmp_path / "finetune"
+    command = [sys.executable, str(REPO / "train.py"), "--config", "finetune_kl_causal_488_4chn", "--workdir",
+               str(workdir), "--steps", "2"]
+    for item in [f"model.config={REFERENCE / 'config.yaml'}", f"init.checkpoint={REFERENCE / 'model.ckpt'}",
+                 "data.source=synthetic", "data.num_frames=5", "data.height=32", "data.width=32",
+                 "data.batch_size=1", "eval.batch_size=1", "loss.disc_channels=8", "loss.disc_num_layers=2",
+                 "model.dtype=float32", "optimizer.warmup_steps=1"]:
+        command += ["--set", item]
+    result = subprocess.run(command, cwd=REPO, env=_env(compile_cache), capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stderr[-3000:]
+    losses = [m["train/total_loss"] for m in _metrics(workdir) if "train/total_loss" in m]
+    assert losses and all(np.isfinite(losses))
