@@ -126,8 +126,8 @@ def run_encode_dir(args) -> int:
 
 def _clip_frames(args, config: ModelConfig) -> int:
     """--frames, or VidTok's evaluation clips: 16 frames, plus the first frame for causal models."""
-    frames = args.frames or NONCAUSAL_CLIP_FRAMES + config.causal
-    fits = (frames - config.causal) % config.temporal_factor == 0
+    frames = args.frames or NONCAUSAL_CLIP_FRAMES + int(config.causal)
+    fits = (frames - int(config.causal)) % config.temporal_factor == 0
     if not fits:
         form = "1 + a multiple" if config.causal else "a multiple"
         raise UsageError(f"--frames {frames} must be {form} of the model's temporal factor {config.temporal_factor}")
