@@ -116,7 +116,7 @@ def _remove_partial_files(folder: str) -> None:
         os.remove(path)
 
 
-def _reason(error: Exception, path: str) -> str:
+def failure_reason(error: Exception, path: str) -> str:
     """The error's one-line message without the leading path, which the summary prints anyway."""
     message = str(error) if isinstance(error, VidTokError) else f"{type(error).__name__}: {error}"
     return message.removeprefix(f"{path}: ")
@@ -138,7 +138,7 @@ def encode_dir(source: str, destination: str, *, data_dir: str | None, shard_siz
             video = open_video(path, preprocessing, tokenizer.config.spatial_factor)
             tokens, num_frames = encode_video(tokenizer, video, model)
         except (VidTokError, OSError) as error:
-            failures[name] = _reason(error, path)
+            failures[name] = failure_reason(error, path)
             index.record_failure(name, failures[name])
             continue
         entries.append((name, tokens, video_metadata(video, num_frames)))

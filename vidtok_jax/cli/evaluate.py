@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from vidtok_jax.cli.atomic import atomic_output, save_json
 from vidtok_jax.cli.chunks import pad_end, regroup
-from vidtok_jax.cli.encode_dir import _reason, list_sources
+from vidtok_jax.cli.encode_dir import failure_reason, list_sources
 from vidtok_jax.cli.frames import Preprocessing, open_video
 from vidtok_jax.cli.model import ModelOptions, reconstruct_video
 from vidtok_jax.cli.plots import comparison_grid, psnr_plot
@@ -126,7 +126,7 @@ def evaluate(data: str, out: str, *, tokenizer: Tokenizer, model: ModelOptions, 
         try:
             inputs, outputs = _reconstruct(tokenizer, path, preprocessing, model, options)
         except (VidTokError, OSError) as error:
-            failures[name] = _reason(error, path)
+            failures[name] = failure_reason(error, path)
             continue
         per_frame = {"psnr": psnr(inputs, outputs), "ssim": ssim(inputs, outputs),
                      "lpips": lpips(inputs, outputs, net=options.lpips_net)}
