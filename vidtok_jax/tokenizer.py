@@ -17,10 +17,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vidtok_jax.checkpoints.state_dict import (params_from_state_dict, read_state_dict, save_safetensors,
+from vidtok_jax.checkpoints.state_dict import (flatten, params_from_state_dict, read_state_dict, save_safetensors,
                                               state_dict_from_params)
 from vidtok_jax.config import ModelConfig, load_model_config
-from vidtok_jax.errors import CheckpointError, InputError
+from vidtok_jax.errors import CheckpointError, ConfigError, InputError
 from vidtok_jax.nn.autoencoder import Autoencoder, encoder_time_padding
 from vidtok_jax.quantizers import FSQ, gaussian_sample
 from vidtok_jax.streaming import split_frames, stream_decode, stream_encode
@@ -251,23 +251,41 @@ class Tokenizer:
         return jnp.asarray(ids, jnp.int32)
 
 
-def load_tokenizer(config: str | Path | ModelConfig, checkpoint: str | Path | None = None, *,
+def _check_param_shapes(config: ModelConfig, params: dict, source: str) -> None:
+    expected = {path: tuple(v.shape) for path, v in flatten(param_shapes(config)).items()}
+    found = {path: tuple(np.shape(v)) for path, v in flatten(params).items()}
+    if expected != found:
+        differing = sorted("/".join(p) for p in set(expected) ^ set(found)
+                           or [p for p in expected if expected[p] != found[p]])
+        raise CheckpointError(f"{source} does not fit the config {config.name}: "
+                              f"{len(differing)} parameters differ, e.g. {', '.join(differing[:5])}")
+
+
+def load_tokenizer(config: str | Path | ModelConfig | None = None, checkpoint: str | Path | None = None, *,
                    dtype: Any = jnp.float32, seed: int = 0) -> Tokenizer:
     """Load a VidTok model.
 
     `config`: an official YAML file or the name of a bundled config (e.g.
-    "vidtok_kl_causal_488_4chn"). `checkpoint`: an official Lightning `.ckpt` or a `.safetensors`
-    file; without one the weights are random (seeded by `seed`) and a warning says so.
-    `dtype=jnp.bfloat16` runs the convolutions in bfloat16 with float32 parameters; the
-    quantizer and posterior stay float32.
+    "vidtok_kl_causal_488_4chn"); optional for a training workdir, which stores its config.
+    `checkpoint`: an official Lightning `.ckpt`, a `.safetensors` file, or the workdir of a
+    `train.py` run (its latest checkpoint). Without a checkpoint the weights are random (seeded by
+    `seed`) and a warning says so. `dtype=jnp.bfloat16` runs the convolutions in bfloat16 with
+    float32 parameters; the quantizer and posterior stay float32.
     """
+    path = None if checkpoint is None else Path(checkpoint)
+    if path is not None and path.is_dir():
+        from vidtok_jax.train.checkpointing import load_params_from_workdir
+        saved_config, params = load_params_from_workdir(path)
+        cfg = saved_config if config is None else load_model_config(config)
+        _check_param_shapes(cfg, params, str(path))
+        return Tokenizer(cfg, jax.tree_util.tree_map(jnp.asarray, params), dtype=dtype)
+    if config is None:
+        raise ConfigError("give a config: the name of a bundled config (see vidtok_jax.bundled_config_names()) "
+                          "or an official YAML file")
     cfg = load_model_config(config)
-    if checkpoint is None:
+    if path is None:
         warnings.warn(f"no checkpoint given: {cfg.name} has random weights (seed {seed})", stacklevel=2)
         return Tokenizer(cfg, init_params(cfg, seed), dtype=dtype)
-    path = Path(checkpoint)
-    if path.is_dir():
-        raise CheckpointError(f"{path} is a directory; give a .ckpt or .safetensors file")
     params, extras = params_from_state_dict(param_shapes(cfg), read_state_dict(path), source=str(path))
     params = jax.tree_util.tree_map(jnp.asarray, params)
     return Tokenizer(cfg, params, dtype=dtype, extras=extras)
