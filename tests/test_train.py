@@ -3,7 +3,8 @@
 Runs go through ``train.py`` in subprocesses with a tiny model (ch 8, two levels, 5 frames at
 32x32, no LPIPS: the reconstruction loss is tested in test_losses) and a constant learning rate,
 so every run of the same settings compiles the same program: a persistent compilation cache shared
-by the tests of this session compiles it once.
+by the tests of this session compiles it once. The discriminator trains from step 3 and the
+generator's GAN term starts at step 4 (official global steps 7 and 8), so resuming crosses the switch.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "vidtok_reference" / "kl_causal_488_4chn"
 TINY = [
     "model.net.ch=8", "model.net.ch_mult=[1,2]", "model.net.time_downsample_factor=2", "data.num_frames=5",
-    "data.height=32", "data.width=32", "loss.perceptual_weight=0", "loss.disc_start=0", "loss.disc_channels=4",
+    "data.height=32", "data.width=32", "loss.perceptual_weight=0", "loss.disc_start=7", "loss.disc_channels=4",
     "optimizer.schedule=constant", "checkpoint.every=2", "checkpoint.keep=100", "eval.every=2", "log.every=1",
 ]
 
@@ -169,8 +170,8 @@ def test_loss_falls_in_thirty_steps(tmp_path, compile_cache, straight_run):
     rec = [m["train/rec_loss"] for m in metrics]
     psnr = [m["train/psnr"] for m in metrics]
     assert len(rec) == 30
-    assert np.mean(rec[-5:]) < 0.8 * np.mean(rec[:5])
-    assert np.mean(psnr[-5:]) > np.mean(psnr[:5]) + 1.0
+    assert np.mean(rec[-5:]) < 0.9 * np.mean(rec[:5])
+    assert np.mean(psnr[-5:]) > np.mean(psnr[:5]) + 0.8
     assert list((workdir / "samples").glob("*.png"))
 
 

@@ -1,0 +1,72 @@
+"""Training configs: presets load, overrides apply, and bad settings fail early with a clear ConfigError."""
+
+from __future__ import annotations
+
+import pytest
+
+from vidtok_jax.errors import ConfigError
+from vidtok_jax.train.config import PRESET_DIR, load_train_config
+from vidtok_jax.train.mesh import mesh_shape
+
+SYNTHETIC = ["data.source=synthetic"]
+
+
+def test_presets_load_or_name_their_missing_init_checkpoint():
+    for preset in sorted(PRESET_DIR.glob("*.yaml")):
+        try:
+            config = load_train_config(preset.stem, ["data.data_dir=."])
+        except ConfigError as err:
+            assert "init.checkpoint" in str(err) and "does not exist" in str(err)
+            continue
+        assert config.steps > 0 and config.model_config.name
+
+
+def test_overrides_and_resolved_loss():
+    config = load_train_config("stage1_kl_causal_488_4chn", SYNTHETIC + [
+        "model.net.ch=32", "optimizer.learning_rate=2e-4", "loss.lecam_loss_weight=0.01", "mesh.fsdp=2"])
+    assert config.model_config.encoder.ch == config.model_config.decoder.ch == 32
+    assert config.optimizer.learning_rate == 2e-4
+    assert config.loss.lecam_loss_weight == 0.01
+    assert config.loss.disc_weight == 0.2 and config.loss.disc_type == "2d" and config.loss.learn_logvar
+    assert config.loss.regularization_weights == {"aux_loss": 1.0, "kl_loss": 1e-6}
+    assert config.loss.gan_start_step == 10001
+    assert config.to_dict()["loss"]["disc_start"] == 20001
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["data.num_frames=16"], r"1 \+ 4k frames"),
+    (["data.height=100"], "multiple of the spatial factor 8"),
+    (["data.batch_size=6", "mesh.data=4"], "divisible by the data-parallel mesh size"),
+    (["stage=2"], "stage 2 trains the decoder"),
+    (["stage=3"], "stage must be 1"),
+    (["init.checkpoint=/nonexistent/model.ckpt"], "does not exist"),
+    (["optimizer.lerning_rate=1e-4"], "did you mean 'learning_rate'"),
+    (["loss.disc_typ=3d"], "did you mean 'disc_type'"),
+    (["loss.disc_type=4d"], "disc_type must be 2d or 3d"),
+    (["model.net.chh=8"], "did you mean 'ch'"),
+    (["model.net.ch_mult=[1,2]"], "time_downsample_factor=4"),
+    (["model.remat=some"], "model.remat must be one of"),
+    (["optimizer.schedule=cosine", "optimizer.warmup_steps=60000"], "must be below steps"),
+    (["data.source=files"], "data.source must be one of"),
+    (["mesh.data=-1", "mesh.fsdp=-1"], "only one of"),
+    (["unknown.key=1"], "unknown key 'unknown'"),
+    (["steps"], "key=value"),
+])
+def test_bad_settings_are_rejected_before_anything_runs(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_train_config("stage1_kl_causal_488_4chn", SYNTHETIC + overrides)
+
+
+def test_video_source_needs_a_folder_and_noncausal_frames_divide():
+    with pytest.raises(ConfigError, match="needs data.data_dir"):
+        load_train_config("stage1_kl_causal_488_4chn")
+    with pytest.raises(ConfigError, match="multiple of 4"):
+        load_train_config("stage1_kl_causal_488_4chn", SYNTHETIC + [
+            "model.config=vidtok_kl_noncausal_488_4chn", "data.num_frames=17"])
+
+
+def test_mesh_must_use_every_device():
+    assert mesh_shape(-1, 2, 8) == (4, 2)
+    assert mesh_shape(2, -1, 8) == (2, 4)
+    with pytest.raises(ConfigError, match="does not use the 8 devices"):
+        mesh_shape(3, 2, 8)
