@@ -15,7 +15,7 @@ from vidtok_jax.cli.evaluate import EvaluationOptions, evaluate
 from vidtok_jax.cli.frames import Preprocessing, open_video, to_output_frames
 from vidtok_jax.cli.info import print_info
 from vidtok_jax.cli.model import NONCAUSAL_CLIP_FRAMES, ModelOptions, decode_video, encode_video, load_model, reconstruct_video
-from vidtok_jax.cli.parser import build_parser
+from vidtok_jax.cli.parser import DEFAULT_EVAL_FPS, DEFAULT_EVAL_SIZE, build_parser
 from vidtok_jax.cli.tokens import (check_token_file_matches, load_token_file, model_metadata, save_token_file,
                                    video_metadata)
 from vidtok_jax.config import ModelConfig, bundled_config_names, load_model_config
@@ -135,6 +135,9 @@ def _clip_frames(args, config: ModelConfig) -> int:
 
 
 def run_evaluate(args) -> int:
+    # evaluate's own defaults; not set on the parser, whose --size/--fps actions the commands share
+    args.size = DEFAULT_EVAL_SIZE if args.size is None else args.size
+    args.fps = DEFAULT_EVAL_FPS if args.fps is None else args.fps
     options, config, preprocessing = _setup(args)
     evaluation = EvaluationOptions(frames=_clip_frames(args, config), whole_video=args.whole_video,
                                    max_videos=args.max_videos, lpips_net=args.lpips_net, fvd=not args.no_fvd,

@@ -143,7 +143,6 @@ def build_parser() -> argparse.ArgumentParser:
                     "and LPIPS, their means, FVD over the clips, the settings), a table on stdout, and for the "
                     "first videos a frame grid (input / reconstruction / error x4) and a per-frame PSNR plot as "
                     "PNG. Unreadable videos are reported and the exit status is then 1.")
-    evaluate.set_defaults(size=DEFAULT_EVAL_SIZE, fps=DEFAULT_EVAL_FPS)
     evaluate.add_argument("--data", required=True, metavar="DIR_OR_CSV", help="folder of videos, or CSV file with a 'videos' column (paths relative to its folder)")
     evaluate.add_argument("--out", default="evaluation", metavar="DIR", help="output folder (default: evaluation)")
     evaluate.add_argument("--frames", type=positive_int, metavar="N",
