@@ -1,0 +1,115 @@
+"""Training-step time and memory on this machine: prints a table, writes benchmarks/results/bench_train.json.
+
+Each case builds a training config (a preset plus overrides), compiles the full train step (one
+autoencoder forward, generator + discriminator updates, LPIPS, GAN terms on), runs it once to
+warm up (``--warmup``) and then ``--steps`` timed times. Memory: the compiled step's own estimate
+(arguments + outputs + temporaries - aliased donations, from XLA's memory analysis) and the
+process's peak resident set size so far (cases run in the order given, smallest first). Run from the repository root:
+
+    python benchmarks/bench_train.py                      # full-size 1x17x128x128 and tiny_cpu
+    python benchmarks/bench_train.py --cases full --size 64 --frames 9 --dtype float32
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import platform
+import resource
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from vidtok_jax.metrics.lpips import load_lpips_params
+from vidtok_jax.train.config import load_train_config
+from vidtok_jax.train.state import count_params, init_state
+from vidtok_jax.train.step import TrainStep
+from vidtok_jax.train.synthetic import synthetic_clip
+
+RESULTS = Path(__file__).resolve().parent / "results" / "bench_train.json"
+CASES = {
+    "full": ("stage1_kl_causal_488_4chn", ["loss.disc_start=0", "data.source=synthetic"]),
+    "tiny": ("tiny_cpu", ["loss.disc_start=0"]),
+}
+
+
+def case_config(name: str, args: argparse.Namespace):
+    preset, overrides = CASES[name]
+    overrides = overrides + [f"data.batch_size={args.batch}", f"eval.batch_size={args.batch}", f"model.remat={args.remat}"]
+    if name == "full":
+        overrides += [f"data.num_frames={args.frames}", f"data.height={args.size}", f"data.width={args.size}"]
+    if args.dtype:
+        overrides.append(f"model.dtype={args.dtype}")
+    return load_train_config(preset, overrides)
+
+
+def bench_case(name: str, args: argparse.Namespace) -> dict:
+    config = case_config(name, args)
+    data = config.data
+    video = np.stack([synthetic_clip(np.random.default_rng(i), data.num_frames, data.height, data.width)
+                      for i in range(data.batch_size)])
+    state = jax.jit(functools.partial(init_state, config))(None)
+    steps = TrainStep(config)
+    lpips_params = load_lpips_params("vgg")
+    start = time.perf_counter()
+    compiled = jax.jit(steps.train_step, donate_argnums=0).lower(state, video, lpips_params).compile()
+    compile_seconds = time.perf_counter() - start
+    memory = compiled.memory_analysis()
+    estimate = None if memory is None else (memory.argument_size_in_bytes + memory.output_size_in_bytes
+                                            + memory.temp_size_in_bytes - memory.alias_size_in_bytes)
+    for _ in range(args.warmup):
+        state, metrics = compiled(state, video, lpips_params)
+        jax.block_until_ready(metrics)
+    times = []
+    for _ in range(args.steps):
+        start = time.perf_counter()
+        state, metrics = compiled(state, video, lpips_params)
+        jax.block_until_ready(metrics)
+        times.append(time.perf_counter() - start)
+    seconds = float(np.median(times))
+    return {
+        "case": name, "model": config.model_config.name, "params": count_params(state.generator["autoencoder"]),
+        "ch": config.model_config.encoder.ch, "batch": data.batch_size, "frames": data.num_frames,
+        "size": data.height, "dtype": config.model.dtype, "remat": config.model.remat,
+        "compile_s": round(compile_seconds, 1), "step_s": round(seconds, 3), "step_times_s": [round(t, 3) for t in times],
+        "clips_per_s": round(data.batch_size / seconds, 4),
+        "step_memory_estimate_gib": None if estimate is None else round(estimate / 2**30, 3),
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3),
+        "loss_finite": bool(metrics["finite"]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", nargs="+", default=["tiny", "full"], choices=sorted(CASES))
+    parser.add_argument("--size", type=int, default=128, help="frame height and width of the full-size case")
+    parser.add_argument("--frames", type=int, default=17, help="frames per clip of the full-size case")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default=None, help="default: the preset's")
+    parser.add_argument("--remat", default="none", choices=["none", "full", "dots_saveable", "convs_saveable"])
+    parser.add_argument("--steps", type=int, default=2, help="timed steps")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps after compiling")
+    args = parser.parse_args()
+    rows = []
+    for name in args.cases:
+        row = bench_case(name, args)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print(f"\n{'case':6} {'params':>11} {'input':>16} {'dtype':>8} {'remat':>6} {'compile s':>9} {'step s':>8} "
+          f"{'clips/s':>8} {'mem est GiB':>11} {'peak RSS GiB':>12}")
+    for r in rows:
+        shape = f"{r['batch']}x{r['frames']}x{r['size']}x{r['size']}"
+        print(f"{r['case']:6} {r['params']:>11,} {shape:>16} {r['dtype']:>8} {r['remat']:>6} {r['compile_s']:>9} "
+              f"{r['step_s']:>8} {r['clips_per_s']:>8} {r['step_memory_estimate_gib']!s:>11} {r['peak_rss_gib']:>12}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"device": str(jax.devices()[0]), "device_kind": jax.devices()[0].device_kind,
+                                   "cpu": platform.processor() or platform.machine(), "jax": jax.__version__,
+                                   "results": rows}, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
