@@ -129,13 +129,13 @@ def train(config, workdir: str) -> None:
                              out_shardings=(shardings, replicated), donate_argnums=0)
         eval_step = jax.jit(steps.eval_step, static_argnums=2, out_shardings=(batch_sharding, replicated))
 
-        def evaluate(step: int) -> dict:
+        def evaluate(state, step: int) -> dict:
             metrics = {}
             for use_ema in (False, True) if state.ema else (False,):
                 recon, psnr = eval_step(state, eval_video, use_ema)
                 metrics["eval_ema_psnr" if use_ema else "eval_psnr"] = float(jnp.mean(psnr))
                 if not use_ema and (step % config.log.images_every == 0 or step == config.steps) and reporter.enabled:
-                    sample = np.asarray(recon.addressable_shards[0].data[0])
+                    sample = np.asarray(recon.addressable_shards[0].data)[0]
                     write_png(Path(workdir) / "samples" / f"step_{step:08d}.png", frame_grid(eval_local[0], sample))
             reporter.scalars(step, metrics, prefix="eval")
             reporter.message(f"step {step}: " + "  ".join(f"{k} {v:.2f} dB" for k, v in metrics.items()))
@@ -161,7 +161,7 @@ def train(config, workdir: str) -> None:
                 reporter.log_train(done, metrics)
             saving = done % config.checkpoint.every == 0 or done == config.steps
             if saving or done % config.eval.every == 0:
-                eval_metrics = evaluate(done)
+                eval_metrics = evaluate(state, done)
                 if saving:
                     checkpointing.save(manager, state, batches.get_state(), config, eval_metrics)
                 reporter.start_window()
