@@ -48,7 +48,7 @@ def make_manager(workdir: str | Path, config: TrainConfig) -> ocp.CheckpointMana
     ckpt = config.checkpoint
     policies = [checkpoint_managers.LatestN(ckpt.keep)]
     if ckpt.keep_best:
-        policies.append(checkpoint_managers.BestN(get_metric_fn=lambda metrics: metrics[BEST_METRIC], reverse=True,
+        policies.append(checkpoint_managers.BestN(get_metric_fn=lambda metrics: metrics[BEST_METRIC], reverse=False,
                                                   n=1, keep_checkpoints_without_metrics=False))
     options = ocp.CheckpointManagerOptions(
         enable_async_checkpointing=bool(config.raw["checkpoint"]["async"]),
