@@ -150,9 +150,14 @@ def encode_dir(source: str, destination: str, *, data_dir: str | None, shard_siz
     done = len(pending) - len(failures)
     print(f"encoded {done} video(s) into {len(shards)} new shard(s) in {destination}; "
           f"{len(sources) - len(pending)} already done")
-    if failures:
-        print(f"vidtok-jax: error: {len(failures)} of {len(pending)} video(s) failed (listed in {index.path}):", file=sys.stderr)
-        for name, reason in failures.items():
-            print(f"  {name}: {reason}", file=sys.stderr)
-        return 1
-    return 0
+    return report_failures(failures, len(pending), f" (listed in {index.path})")
+
+
+def report_failures(failures: dict[str, str], total: int, where: str = "") -> int:
+    """Print the failed videos on stderr; the exit status: 1 if any failed, else 0."""
+    if not failures:
+        return 0
+    print(f"vidtok-jax: error: {len(failures)} of {total} video(s) failed{where}:", file=sys.stderr)
+    for name, reason in failures.items():
+        print(f"  {name}: {reason}", file=sys.stderr)
+    return 1

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from vidtok_jax.cli.atomic import atomic_output, save_json
 from vidtok_jax.cli.chunks import pad_end, regroup
-from vidtok_jax.cli.encode_dir import failure_reason, list_sources
+from vidtok_jax.cli.encode_dir import failure_reason, list_sources, report_failures
 from vidtok_jax.cli.frames import Preprocessing, open_video
 from vidtok_jax.cli.model import ModelOptions, reconstruct_video
 from vidtok_jax.cli.plots import comparison_grid, psnr_plot
@@ -150,9 +150,4 @@ def evaluate(data: str, out: str, *, tokenizer: Tokenizer, model: ModelOptions, 
         "videos": videos, "mean": means, "fvd": fvd, "fvd_note": fvd_note, "failures": failures})
     _print_table(videos, means, fvd, fvd_note)
     print(f"wrote {os.path.join(out, METRICS_NAME)}")
-    if failures:
-        print(f"vidtok-jax: error: {len(failures)} of {len(sources)} video(s) failed:", file=sys.stderr)
-        for name, reason in failures.items():
-            print(f"  {name}: {reason}", file=sys.stderr)
-        return 1
-    return 0
+    return report_failures(failures, len(sources))
