@@ -8,6 +8,7 @@ process's peak resident set size so far (cases run in the order given, smallest 
 
     python benchmarks/bench_train.py                      # full-size 1x17x128x128 and tiny_cpu
     python benchmarks/bench_train.py --cases full --size 64 --frames 9 --dtype float32
+    python benchmarks/bench_train.py --cases full --compile_only --remat full   # memory without running
 """
 
 from __future__ import annotations
@@ -60,16 +61,19 @@ def bench_case(name: str, args: argparse.Namespace) -> dict:
     memory = compiled.memory_analysis()
     estimate = None if memory is None else (memory.argument_size_in_bytes + memory.output_size_in_bytes
                                             + memory.temp_size_in_bytes - memory.alias_size_in_bytes)
-    for _ in range(args.warmup):
-        state, metrics = compiled(state, video, lpips_params)
-        jax.block_until_ready(metrics)
-    times = []
-    for _ in range(args.steps):
-        start = time.perf_counter()
-        state, metrics = compiled(state, video, lpips_params)
-        jax.block_until_ready(metrics)
-        times.append(time.perf_counter() - start)
-    seconds = float(np.median(times))
+    print(f"{name}: compiled in {compile_seconds:.0f} s, XLA memory estimate "
+          f"{'?' if estimate is None else f'{estimate / 2**30:.2f} GiB'}", flush=True)
+    times, error, metrics = [], None, {"finite": np.nan}
+    try:
+        for index in range(0 if args.compile_only else args.warmup + args.steps):
+            start = time.perf_counter()
+            state, metrics = compiled(state, video, lpips_params)
+            jax.block_until_ready(metrics)
+            if index >= args.warmup:
+                times.append(time.perf_counter() - start)
+    except jax.errors.JaxRuntimeError as err:
+        error = str(err).splitlines()[0][:200]
+    seconds = float(np.median(times)) if times else float("nan")
     return {
         "case": name, "model": config.model_config.name, "params": count_params(state.generator["autoencoder"]),
         "ch": config.model_config.encoder.ch, "batch": data.batch_size, "frames": data.num_frames,
@@ -78,7 +82,7 @@ def bench_case(name: str, args: argparse.Namespace) -> dict:
         "clips_per_s": round(data.batch_size / seconds, 4),
         "step_memory_estimate_gib": None if estimate is None else round(estimate / 2**30, 3),
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3),
-        "loss_finite": bool(metrics["finite"]),
+        "loss_finite": bool(metrics["finite"]) if times else None, "error": error,
     }
 
 
@@ -92,6 +96,7 @@ def main() -> None:
     parser.add_argument("--remat", default="none", choices=["none", "full", "dots_saveable", "convs_saveable"])
     parser.add_argument("--steps", type=int, default=2, help="timed steps")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps after compiling")
+    parser.add_argument("--compile_only", action="store_true", help="only compile and report XLA's memory estimate")
     args = parser.parse_args()
     rows = []
     for name in args.cases:
