@@ -97,8 +97,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="timed steps")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps after compiling")
     parser.add_argument("--compile_only", action="store_true", help="only compile and report XLA's memory estimate")
+    parser.add_argument("--append", action="store_true", help="add to the rows already in the results file")
     args = parser.parse_args()
-    rows = []
+    rows = json.loads(RESULTS.read_text())["results"] if args.append and RESULTS.is_file() else []
     for name in args.cases:
         row = bench_case(name, args)
         rows.append(row)
