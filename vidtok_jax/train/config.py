@@ -334,7 +334,7 @@ def check(raw: dict) -> TrainConfig:
     steps = _typed(raw, "", "steps", int, positive=True)
     _require(opt["schedule"] != "cosine" or opt["warmup_steps"] < steps,
              f"optimizer.warmup_steps={opt['warmup_steps']} must be below steps={steps} for a cosine schedule")
-    _require(opt["ema_decay"] is None or 0 < opt["ema_decay"] < 1, f"optimizer.ema_decay must be in (0, 1) or null")
+    _require(opt["ema_decay"] is None or 0 < opt["ema_decay"] < 1, "optimizer.ema_decay must be in (0, 1) or null")
 
     for key in ("every", "keep"):
         _typed(raw, "checkpoint", key, int, positive=True)
