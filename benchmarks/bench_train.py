@@ -37,6 +37,26 @@ CASES = {
 }
 
 
+# Dense peak TFLOP/s by (device kind, compute dtype); float32 convolutions and matmuls on Hopper run as TF32.
+PEAK_TFLOPS = {("NVIDIA H100 80GB HBM3", "bfloat16"): 989.0, ("NVIDIA H100 80GB HBM3", "float32"): 494.0,
+               ("NVIDIA H200", "bfloat16"): 989.0, ("NVIDIA H200", "float32"): 494.0}
+
+
+def step_flops(compiled) -> float | None:
+    """Floating-point operations of one compiled step by XLA's cost analysis (None where it gives none)."""
+    cost = compiled.cost_analysis()
+    if isinstance(cost, list):
+        cost = cost[0] if cost else None
+    return float(cost["flops"]) if cost and cost.get("flops") else None
+
+
+def device_peak_gib() -> float | None:
+    """Peak accelerator memory in use so far (None on CPU, which reports no memory statistics)."""
+    stats = jax.devices()[0].memory_stats() or {}
+    peak = stats.get("peak_bytes_in_use")
+    return None if peak is None else round(peak / 2**30, 3)
+
+
 def case_config(name: str, args: argparse.Namespace):
     preset, overrides = CASES[name]
     overrides = overrides + [f"data.batch_size={args.batch}", f"eval.batch_size={args.batch}", f"model.remat={args.remat}"]
@@ -61,6 +81,7 @@ def bench_case(name: str, args: argparse.Namespace) -> dict:
     memory = compiled.memory_analysis()
     estimate = None if memory is None else (memory.argument_size_in_bytes + memory.output_size_in_bytes
                                             + memory.temp_size_in_bytes - memory.alias_size_in_bytes)
+    flops = step_flops(compiled)
     print(f"{name}: compiled in {compile_seconds:.0f} s, XLA memory estimate "
           f"{'?' if estimate is None else f'{estimate / 2**30:.2f} GiB'}", flush=True)
     times, error, metrics = [], None, {"finite": np.nan}
@@ -74,6 +95,8 @@ def bench_case(name: str, args: argparse.Namespace) -> dict:
     except jax.errors.JaxRuntimeError as err:
         error = str(err).splitlines()[0][:200]
     seconds = float(np.median(times)) if times else float("nan")
+    peak_tflops = args.peak_tflops or PEAK_TFLOPS.get((jax.devices()[0].device_kind, config.model.dtype))
+    achieved_tflops = flops / seconds / 1e12 if flops and times else None
     return {
         "case": name, "model": config.model_config.name, "params": count_params(state.generator["autoencoder"]),
         "ch": config.model_config.encoder.ch, "batch": data.batch_size, "frames": data.num_frames,
@@ -82,6 +105,9 @@ def bench_case(name: str, args: argparse.Namespace) -> dict:
         "clips_per_s": round(data.batch_size / seconds, 4),
         "step_memory_estimate_gib": None if estimate is None else round(estimate / 2**30, 3),
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3),
+        "device_peak_gib": device_peak_gib(), "step_tflop": None if flops is None else round(flops / 1e12, 3),
+        "achieved_tflops": None if achieved_tflops is None else round(achieved_tflops, 2),
+        "fraction_of_peak": round(achieved_tflops / peak_tflops, 4) if achieved_tflops and peak_tflops else None,
         "loss_finite": bool(metrics["finite"]) if times else None, "error": error,
     }
 
@@ -98,6 +124,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps after compiling")
     parser.add_argument("--compile_only", action="store_true", help="only compile and report XLA's memory estimate")
     parser.add_argument("--append", action="store_true", help="add to the rows already in the results file")
+    parser.add_argument("--peak_tflops", type=float, default=None,
+                        help="the device's dense peak TFLOP/s for --dtype (default: known GPUs)")
     args = parser.parse_args()
     rows = json.loads(RESULTS.read_text())["results"] if args.append and RESULTS.is_file() else []
     for name in args.cases:
@@ -105,11 +133,12 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     print(f"\n{'case':6} {'params':>11} {'input':>16} {'dtype':>8} {'remat':>6} {'compile s':>9} {'step s':>8} "
-          f"{'clips/s':>8} {'mem est GiB':>11} {'peak RSS GiB':>12}")
+          f"{'clips/s':>8} {'mem est GiB':>11} {'peak RSS GiB':>12} {'dev peak GiB':>12} {'TFLOP/s':>8} {'of peak':>7}")
     for r in rows:
         shape = f"{r['batch']}x{r['frames']}x{r['size']}x{r['size']}"
         print(f"{r['case']:6} {r['params']:>11,} {shape:>16} {r['dtype']:>8} {r['remat']:>6} {r['compile_s']:>9} "
-              f"{r['step_s']:>8} {r['clips_per_s']:>8} {r['step_memory_estimate_gib']!s:>11} {r['peak_rss_gib']:>12}")
+              f"{r['step_s']:>8} {r['clips_per_s']:>8} {r['step_memory_estimate_gib']!s:>11} {r['peak_rss_gib']:>12} "
+              f"{r.get('device_peak_gib')!s:>12} {r.get('achieved_tflops')!s:>8} {r.get('fraction_of_peak')!s:>7}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"device": str(jax.devices()[0]), "device_kind": jax.devices()[0].device_kind,
                                    "cpu": platform.processor() or platform.machine(), "jax": jax.__version__,
