@@ -163,6 +163,17 @@ def test_export_writes_official_layout_that_load_tokenizer_reads(straight_run, t
     _assert_same_tree(tok.params, params)
 
 
+def test_load_tokenizer_reads_a_training_workdir(straight_run):
+    import vidtok_jax as vt
+
+    tok = vt.load_tokenizer(checkpoint=straight_run)
+    config, params = load_params_from_workdir(straight_run)
+    assert tok.config == config and tok.config.encoder.ch == 8
+    _assert_same_tree(tok.params, params)
+    video = np.random.default_rng(0).uniform(-1, 1, (1, 5, 32, 32, 3)).astype(np.float32)
+    assert np.all(np.isfinite(np.asarray(tok.reconstruct(video))))
+
+
 def test_loss_falls_in_thirty_steps(tmp_path, compile_cache, straight_run):
     workdir = tmp_path / "thirty"
     run_train(workdir, 30, compile_cache)

@@ -51,6 +51,7 @@ def test_overrides_and_resolved_loss():
     (["mesh.data=-1", "mesh.fsdp=-1"], "only one of"),
     (["unknown.key=1"], "unknown key 'unknown'"),
     (["steps"], "key=value"),
+    (["init.posterior_logvar=low"], "'init.posterior_logvar' must be float"),
 ])
 def test_bad_settings_are_rejected_before_anything_runs(overrides, message):
     with pytest.raises(ConfigError, match=message):
@@ -70,3 +71,19 @@ def test_mesh_must_use_every_device():
     assert mesh_shape(2, -1, 8) == (2, 4)
     with pytest.raises(ConfigError, match="does not use the 8 devices"):
         mesh_shape(3, 2, 8)
+
+
+def test_posterior_logvar_starts_a_fresh_kl_model_with_that_variance():
+    import jax
+    import numpy as np
+
+    from vidtok_jax.train.state import init_state
+
+    tiny = SYNTHETIC + ["model.net.ch=8", "model.net.ch_mult=[1,2]", "model.net.time_downsample_factor=2",
+                        "data.num_frames=5", "data.height=16", "data.width=16", "loss.disc_channels=4"]
+    config = load_train_config("tiny_cpu", tiny + ["init.posterior_logvar=-6"])
+    bias = np.asarray(jax.jit(lambda: init_state(config))().generator["autoencoder"]["encoder"]["conv_out"]["conv"]["bias"])
+    z = config.model_config.encoder.z_channels
+    assert bias.shape == (2 * z,) and np.all(bias[z:] == -6.0) and np.all(np.abs(bias[:z]) < 1)
+    with pytest.raises(ConfigError, match="freshly initialised KL model"):
+        load_train_config("stage1_fsq_causal_488_262144", SYNTHETIC + ["init.posterior_logvar=-6"])

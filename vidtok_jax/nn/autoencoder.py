@@ -25,10 +25,17 @@ def _input_conv(cfg: NetConfig, features: int, name: str) -> nn.Module:
     return Conv3d(features, 3, name=name)
 
 
-def _mid_block(cfg: NetConfig, h):
-    h = ResBlock3D(cfg.norm_type, cfg.causal, cfg.pad_mode, name="mid.block_1")(h)
+def _blocks(remat_blocks: bool):
+    """The residual block classes, each under ``nn.remat`` (recomputed in the backward pass) if asked."""
+    classes = (SpatialResBlock, TemporalResBlock, ResBlock3D)
+    return tuple(nn.remat(c) for c in classes) if remat_blocks else classes
+
+
+def _mid_block(cfg: NetConfig, h, remat_blocks: bool):
+    _, _, block3d = _blocks(remat_blocks)
+    h = block3d(cfg.norm_type, cfg.causal, cfg.pad_mode, name="mid.block_1")(h)
     h = FrameAttention(cfg.norm_type, cfg.causal, name="mid.attn_1")(h)
-    return ResBlock3D(cfg.norm_type, cfg.causal, cfg.pad_mode, name="mid.block_2")(h)
+    return block3d(cfg.norm_type, cfg.causal, cfg.pad_mode, name="mid.block_2")(h)
 
 
 def _output(cfg: NetConfig, h, features: int):
@@ -45,10 +52,15 @@ def encoder_time_padding(cfg: NetConfig, num_frames: int) -> int:
 
 
 class Encoder(nn.Module):
-    """Video `[B, T, H, W, 3]` → raw latent moments `[B, t, h, w, (2×)z_channels]`."""
+    """Video `[B, T, H, W, 3]` → raw latent moments `[B, t, h, w, (2×)z_channels]`.
+
+    `remat_blocks`: recompute each residual block in the backward pass instead of storing its
+    activations (training memory; same parameters and values).
+    """
 
     config: NetConfig
     dtype: jnp.dtype = jnp.float32
+    remat_blocks: bool = False
 
     @nn.compact
     def __call__(self, x, time_padding: int | None = None):
@@ -61,17 +73,18 @@ class Encoder(nn.Module):
                 time_padding = encoder_time_padding(cfg, x.shape[1])
             x = ops.pad_time(x, time_padding, mode=mode)
         spatial_ds, tempo_ds = cfg.down_levels
+        spatial_block, temporal_block, _ = _blocks(self.remat_blocks)
         h = _input_conv(cfg, cfg.ch, "conv_in")(x)
         for level, mult in enumerate(cfg.ch_mult):
             for block in range(cfg.num_res_blocks):
-                h = SpatialResBlock(cfg.ch * mult, cfg.norm_type, name=f"down.{level}.block.{block}")(h)
-                h = TemporalResBlock(cfg.norm_type, cfg.causal, cfg.pad_mode,
-                                     name=f"down_temporal.{level}.block.{block}")(h)
+                h = spatial_block(cfg.ch * mult, cfg.norm_type, name=f"down.{level}.block.{block}")(h)
+                h = temporal_block(cfg.norm_type, cfg.causal, cfg.pad_mode,
+                                   name=f"down_temporal.{level}.block.{block}")(h)
             if level in spatial_ds:
                 h = SpatialDownsample(name=f"down.{level}.downsample")(h)
                 if level in tempo_ds:
                     h = TimeDownsample(cfg.causal, cfg.pad_mode, name=f"down_temporal.{level}.downsample")(h)
-        h = _mid_block(cfg, h)
+        h = _mid_block(cfg, h, self.remat_blocks)
         out = _output(cfg, h, 2 * cfg.z_channels if cfg.double_z else cfg.z_channels)
         return out.astype(jnp.float32)
 
@@ -81,11 +94,12 @@ class Decoder(nn.Module):
 
     v1.0 causal decoders drop the first `time_downsample_factor − 1` frames (the encoder's
     padding); v1.1 decoders return every frame. When streaming (the "cache" collection mutable),
-    `final=False` marks a chunk that more chunks follow.
+    `final=False` marks a chunk that more chunks follow. `remat_blocks` as in `Encoder`.
     """
 
     config: NetConfig
     dtype: jnp.dtype = jnp.float32
+    remat_blocks: bool = False
 
     @nn.compact
     def __call__(self, z, final: bool = True):
@@ -95,14 +109,15 @@ class Decoder(nn.Module):
             self.put_variable(CACHE, "started", True)
         spatial_us, tempo_us = cfg.up_levels
         first_groups = _first_groups(cfg)
+        spatial_block, temporal_block, _ = _blocks(self.remat_blocks)
         h = _input_conv(cfg, cfg.ch * cfg.ch_mult[-1], "conv_in")(z.astype(self.dtype))
-        h = _mid_block(cfg, h)
+        h = _mid_block(cfg, h, self.remat_blocks)
         for level in reversed(range(cfg.num_levels)):
             features = cfg.ch * cfg.ch_mult[level]
             for block in range(cfg.num_res_blocks + 1):
-                h = SpatialResBlock(features, cfg.norm_type, name=f"up.{level}.block.{block}")(h)
-                h = TemporalResBlock(cfg.norm_type, cfg.causal, cfg.pad_mode,
-                                     name=f"up_temporal.{level}.block.{block}")(h)
+                h = spatial_block(features, cfg.norm_type, name=f"up.{level}.block.{block}")(h)
+                h = temporal_block(cfg.norm_type, cfg.causal, cfg.pad_mode,
+                                   name=f"up_temporal.{level}.block.{block}")(h)
             if level in spatial_us:
                 h = SpatialUpsample(name=f"up.{level}.upsample")(h)
                 if level in tempo_us:
@@ -132,15 +147,16 @@ class Autoencoder(nn.Module):
 
     Methods (use with `apply(..., method=...)`): `encode_moments` (raw encoder output), `encode`
     (KL posterior mode / FSQ codes), `tokenize` (FSQ token ids), `decode`, `detokenize`.
-    `__call__` encodes and decodes a video and is what `init` traces.
+    `__call__` encodes and decodes a video and is what `init` traces. `remat_blocks`: see `Encoder`.
     """
 
     config: ModelConfig
     dtype: jnp.dtype = jnp.float32
+    remat_blocks: bool = False
 
     def setup(self):
-        self.encoder = Encoder(self.config.encoder, self.dtype)
-        self.decoder = Decoder(self.config.decoder, self.dtype)
+        self.encoder = Encoder(self.config.encoder, self.dtype, self.remat_blocks)
+        self.decoder = Decoder(self.config.decoder, self.dtype, self.remat_blocks)
 
     def encode_moments(self, video):
         return self.encoder(video)

@@ -29,7 +29,7 @@ from vidtok_jax.config import ModelConfig, NetConfig, load_model_config
 from vidtok_jax.errors import ConfigError
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "configs" / "train"
-REMAT_POLICIES = ("none", "full", "dots_saveable", "convs_saveable")
+REMAT_POLICIES = ("none", "blocks", "full", "dots_saveable", "convs_saveable")
 SCHEDULES = ("constant", "warmup", "cosine")
 DTYPES = ("float32", "bfloat16")
 DATA_SOURCES = ("videos", "synthetic")
@@ -46,7 +46,7 @@ OFFICIAL_LOSS_DEFAULTS = {
 DEFAULTS: dict[str, Any] = {
     "model": {"config": None, "net": {}, "dtype": "bfloat16", "remat": "none"},
     "stage": 1,
-    "init": {"checkpoint": None},
+    "init": {"checkpoint": None, "posterior_logvar": None},
     "data": {"source": "videos", "data_dir": None, "meta_path": None, "num_frames": 17, "sample_fps": 3.0,
              "height": 128, "width": 128, "batch_size": 2, "seed": 0, "num_workers": 0},
     "eval": {"every": 500, "data_dir": None, "meta_path": None, "batch_size": 2, "seed": 12345},
@@ -296,6 +296,12 @@ def check(raw: dict) -> TrainConfig:
     _require(raw["stage"] == 1 or init is not None,
              "stage 2 trains the decoder of a stage-1 model: set init.checkpoint to a stage-1 workdir or checkpoint")
     _require(init is None or Path(init).exists(), f"init.checkpoint {init} does not exist")
+    logvar = raw["init"]["posterior_logvar"]
+    if logvar is not None:
+        _typed(raw, "init", "posterior_logvar", float)
+        _require(init is None and not model.is_fsq and model.encoder.double_z,
+                 "init.posterior_logvar sets the initial posterior variance of a freshly initialised KL model: "
+                 "remove it with init.checkpoint or an FSQ model")
 
     data = raw["data"]
     _require(data["source"] in DATA_SOURCES, f"data.source must be one of {DATA_SOURCES}, got {data['source']!r}")

@@ -62,6 +62,19 @@ def discriminator_input_shape(config: TrainConfig) -> tuple[int, ...]:
     return (1, data.num_frames) + frame if config.loss.disc_type == "3d" else (1,) + frame
 
 
+def with_posterior_logvar(params: dict, logvar: float, z_channels: int) -> dict:
+    """``params`` with the encoder's last bias set to ``logvar`` on its log-variance channels.
+
+    A fresh KL model samples latents with unit variance, which hides them from the decoder until the
+    encoder learns to shrink it; starting from a small variance makes a short training run useful.
+    """
+    conv_out = params["encoder"]["conv_out"]
+    layer = conv_out.get("conv", conv_out)  # causal models wrap the conv in "conv"
+    layer = {**layer, "bias": layer["bias"].at[z_channels:].set(logvar)}
+    conv_out = {**conv_out, "conv": layer} if "conv" in conv_out else layer
+    return {**params, "encoder": {**params["encoder"], "conv_out": conv_out}}
+
+
 def init_state(config: TrainConfig, initial: dict | None = None) -> TrainState:
     """A fresh state (jit this); ``initial`` may hold ``autoencoder``, ``discriminator`` and ``logvar`` to start from."""
     initial = initial or {}
@@ -73,6 +86,8 @@ def init_state(config: TrainConfig, initial: dict | None = None) -> TrainState:
         frames = 1 if model_cfg.causal else model_cfg.temporal_factor
         example = jnp.zeros((1, frames, model_cfg.spatial_factor, model_cfg.spatial_factor, 3), jnp.float32)
         params = Autoencoder(model_cfg).init(model_key, example)["params"]
+        if config.init.posterior_logvar is not None:
+            params = with_posterior_logvar(params, config.init.posterior_logvar, model_cfg.encoder.z_channels)
     if "discriminator" in initial:
         discriminator = initial["discriminator"]
     else:

@@ -12,8 +12,9 @@ counts from ``2·step >= disc_start``; before that the discriminator's forward p
 then), except that its BatchNorm running statistics and the LeCAM averages only move once it trains.
 
 The autoencoder computes in ``model.dtype`` (bfloat16 by default) with float32 parameters; the
-losses, gradients and optimizer states are float32. ``model.remat`` wraps the encoder and the
-decoder each in ``jax.checkpoint`` with the named policy.
+losses, gradients and optimizer states are float32. ``model.remat``: ``blocks`` recomputes each
+residual block in the backward pass (``nn.remat``); the other policies wrap the encoder and the
+decoder each in ``jax.checkpoint`` with that policy.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def decoder_last_kernel(tree: dict) -> jax.Array:
 
 
 def _with_remat(fn, policy: str):
-    return fn if policy == "none" else jax.checkpoint(fn, policy=REMAT_POLICIES[policy])
+    return jax.checkpoint(fn, policy=REMAT_POLICIES[policy]) if policy in REMAT_POLICIES else fn
 
 
 class TrainStep:
@@ -75,12 +76,12 @@ class TrainStep:
         self.loss = config.loss
         dtype = compute_dtype(config)
         self.dtype = dtype
-        self.model = Autoencoder(config.model_config, dtype)
+        policy = config.model.remat
+        self.model = Autoencoder(config.model_config, dtype, remat_blocks=policy == "blocks")
         self.discriminator = make_discriminator(config, dtype)
         self.generator_optimizer = generator_optimizer(config)
         self.discriminator_optimizer = discriminator_optimizer(config)
         self.fsq = FSQ(config.model_config.regularizer) if config.model_config.is_fsq else None
-        policy = config.model.remat
         self._encode = _with_remat(
             lambda params, video: self.model.apply({"params": params}, video, method="encode_moments"), policy)
         self._decode = _with_remat(lambda params, z: self.model.apply({"params": params}, z, method="decode"), policy)
