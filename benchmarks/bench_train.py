@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 from vidtok_jax.metrics.lpips import load_lpips_params
-from vidtok_jax.train.config import load_train_config
+from vidtok_jax.train.config import REMAT_POLICIES, load_train_config
 from vidtok_jax.train.state import count_params, init_state
 from vidtok_jax.train.step import TrainStep
 from vidtok_jax.train.synthetic import synthetic_clip
@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=17, help="frames per clip of the full-size case")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default=None, help="default: the preset's")
-    parser.add_argument("--remat", default="none", choices=["none", "blocks", "full", "dots_saveable", "convs_saveable"])
+    parser.add_argument("--remat", default="none", choices=REMAT_POLICIES)
     parser.add_argument("--steps", type=int, default=2, help="timed steps")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps after compiling")
     parser.add_argument("--compile_only", action="store_true", help="only compile and report XLA's memory estimate")
