@@ -1,7 +1,7 @@
 """Train or fine-tune a VidTok tokenizer with the paper's recipe.
 
     python train.py --config tiny_cpu --workdir /tmp/run [--steps N] [--set key=value ...]
-    python train.py export --workdir /tmp/run --out model.safetensors [--step N] [--ema]
+    python train.py export --workdir /tmp/run --out model.safetensors [--step N] [--ema] [--weights-only]
 
 ``--config`` is a preset of ``configs/train`` (``tiny_cpu``, ``stage1_*``, ``stage2_*``,
 ``finetune_*``) or a YAML file; ``--set data.batch_size=8`` overrides any key. Running the same
@@ -48,6 +48,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.add_argument("--out", required=True, help="output .safetensors path")
         parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: the latest)")
         parser.add_argument("--ema", action="store_true", help="export the EMA weights")
+        parser.add_argument("--weights-only", action="store_true",
+                            help="only the autoencoder, without the loss's discriminator and log-variance")
         args = parser.parse_args(argv[1:])
         args.command = "export"
         return args
@@ -174,7 +176,7 @@ def train(config, workdir: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "export":
-        config_path = checkpointing.export_workdir(args.workdir, args.out, args.step, args.ema)
+        config_path = checkpointing.export_workdir(args.workdir, args.out, args.step, args.ema, args.weights_only)
         print(f"wrote {args.out} and {config_path}")
         return 0
     if args.coordinator == "auto":

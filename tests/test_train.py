@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidtok_jax.train.checkpointing import load_params_from_workdir, read_checkpoint
+from vidtok_jax.train.checkpointing import export_workdir, load_params_from_workdir, read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "vidtok_reference" / "kl_causal_488_4chn"
@@ -161,6 +161,16 @@ def test_export_writes_official_layout_that_load_tokenizer_reads(straight_run, t
     tok = vt.load_tokenizer(out.with_suffix(".yaml"), out)
     _, params = load_params_from_workdir(straight_run)
     _assert_same_tree(tok.params, params)
+
+
+def test_weights_only_export_holds_just_the_autoencoder(straight_run, tmp_path):
+    from vidtok_jax.checkpoints.state_dict import read_state_dict, state_dict_from_params
+
+    out = tmp_path / "weights.safetensors"
+    export_workdir(straight_run, out, use_ema=True, weights_only=True)
+    state_dict = read_state_dict(out)
+    _, params = load_params_from_workdir(straight_run)
+    assert set(state_dict) == set(state_dict_from_params(params)) and not any(k.startswith("loss.") for k in state_dict)
 
 
 def test_load_tokenizer_reads_a_training_workdir(straight_run):

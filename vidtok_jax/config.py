@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import yaml
 from flax.core import FrozenDict
 
+from vidtok_jax.default_model import DEFAULT_MODEL_DIR
 from vidtok_jax.errors import ConfigError
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "model_configs"
@@ -345,14 +346,15 @@ def bundled_config_names() -> list[str]:
 
 
 def load_model_config(config: str | Path | ModelConfig) -> ModelConfig:
-    """Read a config: a `ModelConfig`, a YAML file path, or the name of a bundled config."""
+    """Read a config: a `ModelConfig`, a YAML file path, or the name of a bundled config (or of the default model)."""
     if isinstance(config, ModelConfig):
         return config
     path = Path(config)
     if not path.is_file():
         stem = path.name[:-5] if path.name.endswith(".yaml") else path.name
-        bundled = BUNDLED_DIR / f"{stem}.yaml"
-        if path.parent != Path(".") or not bundled.is_file():
+        candidates = [folder / f"{stem}.yaml" for folder in (BUNDLED_DIR, DEFAULT_MODEL_DIR)]
+        bundled = next((candidate for candidate in candidates if candidate.is_file()), None)
+        if path.parent != Path(".") or bundled is None:
             names = bundled_config_names()
             close = difflib.get_close_matches(stem, names, n=3)
             raise ConfigError(

@@ -20,6 +20,7 @@ import numpy as np
 from vidtok_jax.checkpoints.state_dict import (flatten, params_from_state_dict, read_state_dict, save_safetensors,
                                               state_dict_from_params)
 from vidtok_jax.config import ModelConfig, load_model_config
+from vidtok_jax.default_model import DEFAULT_MODEL_NAME, default_model_files
 from vidtok_jax.errors import CheckpointError, ConfigError, InputError
 from vidtok_jax.nn.autoencoder import Autoencoder, encoder_time_padding
 from vidtok_jax.quantizers import FSQ, gaussian_sample
@@ -263,15 +264,17 @@ def _check_param_shapes(config: ModelConfig, params: dict, source: str) -> None:
 
 def load_tokenizer(config: str | Path | ModelConfig | None = None, checkpoint: str | Path | None = None, *,
                    dtype: Any = jnp.float32, seed: int = 0) -> Tokenizer:
-    """Load a VidTok model.
+    """Load a VidTok model; with no `config` and no `checkpoint`, the bundled default model.
 
     `config`: an official YAML file or the name of a bundled config (e.g.
     "vidtok_kl_causal_488_4chn"); optional for a training workdir, which stores its config.
     `checkpoint`: an official Lightning `.ckpt`, a `.safetensors` file, or the workdir of a
     `train.py` run (its latest checkpoint). Without a checkpoint the weights are random (seeded by
-    `seed`) and a warning says so. `dtype=jnp.bfloat16` runs the convolutions in bfloat16 with
+    `seed`) and a warning says so, except for `config="vidtok_jax_default"`, the bundled model. `dtype=jnp.bfloat16` runs the convolutions in bfloat16 with
     float32 parameters; the quantizer and posterior stay float32.
     """
+    if checkpoint is None and (config is None or config == DEFAULT_MODEL_NAME):
+        config, checkpoint = default_model_files()
     path = None if checkpoint is None else Path(checkpoint)
     if path is not None and path.is_dir():
         from vidtok_jax.train.checkpointing import load_params_from_workdir
@@ -280,8 +283,8 @@ def load_tokenizer(config: str | Path | ModelConfig | None = None, checkpoint: s
         _check_param_shapes(cfg, params, str(path))
         return Tokenizer(cfg, jax.tree_util.tree_map(jnp.asarray, params), dtype=dtype)
     if config is None:
-        raise ConfigError("give a config: the name of a bundled config (see vidtok_jax.bundled_config_names()) "
-                          "or an official YAML file")
+        raise ConfigError(f"{path} needs its config: give config= the name of a bundled config (see "
+                          "vidtok_jax.bundled_config_names()) or an official YAML file")
     cfg = load_model_config(config)
     if path is None:
         warnings.warn(f"no checkpoint given: {cfg.name} has random weights (seed {seed})", stacklevel=2)

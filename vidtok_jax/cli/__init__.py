@@ -15,12 +15,13 @@ from vidtok_jax.cli.evaluate import EvaluationOptions, evaluate
 from vidtok_jax.cli.frames import Preprocessing, open_video, to_output_frames
 from vidtok_jax.cli.info import print_info
 from vidtok_jax.cli.model import NONCAUSAL_CLIP_FRAMES, ModelOptions, decode_video, encode_video, load_model, reconstruct_video
-from vidtok_jax.cli.parser import DEFAULT_EVAL_FPS, DEFAULT_EVAL_SIZE, build_parser
+from vidtok_jax.cli.parser import DEFAULT_CONFIG, DEFAULT_EVAL_FPS, DEFAULT_EVAL_SIZE, build_parser
 from vidtok_jax.cli.tokens import (check_token_file_matches, load_token_file, model_metadata, save_token_file,
                                    video_metadata)
 from vidtok_jax.config import ModelConfig, bundled_config_names, load_model_config
 from vidtok_jax.data.transforms import SpatialPadding
 from vidtok_jax.data.video import VideoWriter
+from vidtok_jax.default_model import DEFAULT_MODEL_NAME, default_model_files
 from vidtok_jax.errors import InputError, VidTokError
 
 
@@ -28,8 +29,18 @@ class UsageError(Exception):
     """A combination of command-line options that cannot work; exit status 2."""
 
 
-def _model_options(args, config: str, seed: int) -> ModelOptions:
-    return ModelOptions(config=config, checkpoint=args.checkpoint, dtype=args.dtype, seed=seed,
+def _model_choice(config: str | None, checkpoint: str | None) -> tuple[str, str | None]:
+    """The config and weights to run: the bundled default model when neither is given, DEFAULT_CONFIG for a
+    checkpoint alone, random weights for a config alone (other than the default model's)."""
+    if config is None:
+        config = DEFAULT_MODEL_NAME if checkpoint is None else DEFAULT_CONFIG
+    if config == DEFAULT_MODEL_NAME and checkpoint is None:
+        checkpoint = str(default_model_files()[1])
+    return config, checkpoint
+
+
+def _model_options(args, config: str, checkpoint: str | None, seed: int) -> ModelOptions:
+    return ModelOptions(config=config, checkpoint=checkpoint, dtype=args.dtype, seed=seed,
                         chunk_frames=args.chunk_frames, tile=args.tile, tile_overlap=args.tile_overlap)
 
 
@@ -50,8 +61,9 @@ def _check_model_options(options: ModelOptions, config: ModelConfig) -> None:
 
 def _setup(args) -> tuple[ModelOptions, ModelConfig, Preprocessing]:
     """Options of the commands that read videos, checked before anything slow happens."""
-    options = _model_options(args, args.config, args.seed or 0)
-    config = load_model_config(args.config)
+    config_name, checkpoint = _model_choice(args.config, args.checkpoint)
+    options = _model_options(args, config_name, checkpoint, args.seed or 0)
+    config = load_model_config(config_name)
     _check_model_options(options, config)
     return options, config, _preprocessing(args, config.spatial_factor)
 
@@ -84,22 +96,22 @@ def run_encode(args) -> int:
     return 0
 
 
-def _check_same_weights(name: str, metadata: dict, args) -> None:
+def _check_same_weights(name: str, metadata: dict, checkpoint: str | None) -> None:
     stored = metadata["checkpoint"]
-    if stored is not None and args.checkpoint is None:
+    if stored is not None and checkpoint is None:
         raise InputError(f"{name}: made with checkpoint {stored}: pass it with --checkpoint")
-    if stored is None and args.checkpoint is not None:
+    if stored is None and checkpoint is not None:
         raise InputError(f"{name}: made with random weights (seed {metadata['seed']}), not a checkpoint: decode without --checkpoint")
 
 
 def run_decode(args) -> int:
     tokens, metadata = load_token_file(args.input)
-    config_name = args.config or metadata["config"]
+    config_name, checkpoint = _model_choice(args.config or metadata["config"], args.checkpoint)
     config = load_model_config(config_name)
     check_token_file_matches(args.input, tokens, metadata, config)
-    _check_same_weights(args.input, metadata, args)
+    _check_same_weights(args.input, metadata, checkpoint)
     seed = args.seed if args.seed is not None else metadata["seed"] or 0
-    options = _model_options(args, config_name, seed)
+    options = _model_options(args, config_name, checkpoint, seed)
     _check_model_options(options, config)
     tokenizer = load_model(options)
     video = metadata["video"]

@@ -3,6 +3,8 @@
 import argparse
 import re
 
+from vidtok_jax.default_model import DEFAULT_MODEL_NAME
+
 DEFAULT_CONFIG = "vidtok_kl_causal_488_4chn"
 DEFAULT_SHARD_SIZE = 100
 DEFAULT_EVAL_SIZE = 256
@@ -11,12 +13,14 @@ DEFAULT_EVAL_FPS = 30.0
 DESCRIPTION = """\
 Tokenize and reconstruct videos with the VidTok tokenizers.
 
-Without --checkpoint the model has random weights (a warning says so): fine for trying the
-commands, useless for real tokens. Exit status: 0 on success, 1 for bad input (unreadable video,
+Without --config and --checkpoint the commands use the small bundled default model
+(vidtok_jax_default): fine for trying them, far below the official VidTok checkpoints. With a
+--config and no --checkpoint the model has random weights (a warning says so). Exit status: 0 on success, 1 for bad input (unreadable video,
 token file from another model, ...), 2 for bad command-line usage."""
 
 EPILOG = """\
 examples:
+  vidtok-jax reconstruct in.mp4 out.mp4 --size 128 --side-by-side
   vidtok-jax reconstruct in.mp4 out.mp4 --checkpoint vidtok_kl_causal_488_4chn.ckpt --size 256
   vidtok-jax encode in.mp4 tokens.npz --config vidtok_fsq_causal_488_32768 --checkpoint fsq.ckpt --pad
   vidtok-jax decode tokens.npz out.mp4 --checkpoint fsq.ckpt
@@ -57,11 +61,12 @@ class TileSize(argparse.Action):
         setattr(namespace, self.dest, (int(parts[0]), int(parts[1])))
 
 
-def _model_options(config_default: str | None, config_help: str) -> argparse.ArgumentParser:
+def _model_options(config_help: str) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("model")
-    group.add_argument("--config", default=config_default, help=config_help)
-    group.add_argument("--checkpoint", metavar="FILE", help="official VidTok .ckpt or .safetensors weights (default: random weights)")
+    group.add_argument("--config", help=config_help)
+    group.add_argument("--checkpoint", metavar="FILE", help="official VidTok .ckpt or .safetensors weights (default: the "
+                       "bundled default model's; random weights for any other --config)")
     group.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
                        help="compute type of the convolutions (default: float32); bfloat16 is faster on accelerators")
     group.add_argument("--seed", type=int, help="seed of the random weights used without --checkpoint (default: 0)")
@@ -90,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vidtok-jax", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    config_help = f"bundled config name or official YAML file (default: {DEFAULT_CONFIG}); 'vidtok-jax info' lists them"
-    model = _model_options(DEFAULT_CONFIG, config_help)
+    config_help = (f"bundled config name or official YAML file (default: the bundled model {DEFAULT_MODEL_NAME}; "
+                   f"{DEFAULT_CONFIG} with --checkpoint); 'vidtok-jax info' lists them")
+    model = _model_options(config_help)
     video = _video_options()
 
     reconstruct = commands.add_parser(
@@ -111,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("output", metavar="OUT.npz", help="token file to write")
 
     decode = commands.add_parser(
-        "decode", parents=[_model_options(None, "config to decode with (default: the one stored in the token file)")],
+        "decode", parents=[_model_options("config to decode with (default: the one stored in the token file)")],
         help="token file back to a video",
         description="Decode a token file written by 'vidtok-jax encode' into a video with the stored frame "
                     "rate and frame count, cropping off any --pad padding. Give the same --checkpoint as for encoding.")

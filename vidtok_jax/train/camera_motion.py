@@ -8,6 +8,7 @@ with known, varied motion. Clips are written as ``.mp4`` files that the video pi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -41,9 +42,16 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     return image[..., :3].astype(np.float32)
 
 
+Recolour = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
 def write_camera_clips(photos: dict[str, np.ndarray], folder: str | Path, clips_per_photo: int = 4,
-                       num_frames: int = 48, size: int = 256, fps: float = 24.0, seed: int = 0) -> list[Path]:
-    """Write ``clips_per_photo`` pan/zoom clips of each named photograph into ``folder``; return their paths."""
+                       num_frames: int = 48, size: int = 256, fps: float = 24.0, seed: int = 0,
+                       recolour: Recolour | None = None) -> list[Path]:
+    """Write ``clips_per_photo`` pan/zoom clips of each named photograph into ``folder``; return their paths.
+
+    ``recolour(frames, rng)``, if given, changes the colours of each clip (uint8 in, uint8 out).
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -51,6 +59,7 @@ def write_camera_clips(photos: dict[str, np.ndarray], folder: str | Path, clips_
     for name, photo in sorted(photos.items()):
         for index in range(clips_per_photo):
             path = folder / f"{name}_{index}.mp4"
-            write_video(path, camera_path_frames(as_rgb(photo), num_frames, size, rng), fps)
+            frames = camera_path_frames(as_rgb(photo), num_frames, size, rng)
+            write_video(path, frames if recolour is None else recolour(frames, rng), fps)
             paths.append(path)
     return paths

@@ -119,12 +119,17 @@ def load_training_checkpoint(workdir: str | Path, step: int | None = None) -> di
             "logvar": np.asarray(state["generator"]["logvar"]), "model_config": _model_config(document, workdir)}
 
 
-def export_workdir(workdir: str | Path, out: str | Path, step: int | None = None, use_ema: bool = False) -> Path:
-    """Write the official ``.safetensors`` state dict (with ``loss.*``) and ``<out>.yaml`` beside it."""
+def export_workdir(workdir: str | Path, out: str | Path, step: int | None = None, use_ema: bool = False,
+                   weights_only: bool = False) -> Path:
+    """Write the official ``.safetensors`` state dict and ``<out>.yaml`` beside it.
+
+    The state dict holds the loss's discriminator and log-variance (``loss.*``) as official
+    checkpoints do, unless ``weights_only``: then only the autoencoder, which is all inference needs.
+    """
     step, state, document = read_checkpoint(workdir, step)
     disc = state["discriminator"]
-    extras = {**discriminator_state_dict(disc["params"], disc["batch_stats"]),
-              "loss.logvar": np.asarray(state["generator"]["logvar"], np.float32)}
+    extras = None if weights_only else {**discriminator_state_dict(disc["params"], disc["batch_stats"]),
+                                        "loss.logvar": np.asarray(state["generator"]["logvar"], np.float32)}
     out = Path(out)
     save_safetensors(out, state_dict_from_params(_autoencoder(state, use_ema), extras))
     config_path = out.with_suffix(".yaml")
