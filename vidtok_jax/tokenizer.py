@@ -270,8 +270,9 @@ def load_tokenizer(config: str | Path | ModelConfig | None = None, checkpoint: s
     "vidtok_kl_causal_488_4chn"); optional for a training workdir, which stores its config.
     `checkpoint`: an official Lightning `.ckpt`, a `.safetensors` file, or the workdir of a
     `train.py` run (its latest checkpoint). Without a checkpoint the weights are random (seeded by
-    `seed`) and a warning says so, except for `config="vidtok_jax_default"`, the bundled model. `dtype=jnp.bfloat16` runs the convolutions in bfloat16 with
-    float32 parameters; the quantizer and posterior stay float32.
+    `seed`) and a warning says so, except for `config="vidtok_jax_default"`, the bundled model.
+    `dtype=jnp.bfloat16` runs the convolutions in bfloat16 with float32 parameters; the quantizer
+    and posterior stay float32.
     """
     if checkpoint is None and (config is None or config == DEFAULT_MODEL_NAME):
         config, checkpoint = default_model_files()

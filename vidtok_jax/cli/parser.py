@@ -15,8 +15,9 @@ Tokenize and reconstruct videos with the VidTok tokenizers.
 
 Without --config and --checkpoint the commands use the small bundled default model
 (vidtok_jax_default): fine for trying them, far below the official VidTok checkpoints. With a
---config and no --checkpoint the model has random weights (a warning says so). Exit status: 0 on success, 1 for bad input (unreadable video,
-token file from another model, ...), 2 for bad command-line usage."""
+--config and no --checkpoint the model has random weights (a warning says so). Exit status: 0 on
+success, 1 for bad input (unreadable video, token file from another model, ...), 2 for bad
+command-line usage."""
 
 EPILOG = """\
 examples:
@@ -120,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
         "decode", parents=[_model_options("config to decode with (default: the one stored in the token file)")],
         help="token file back to a video",
         description="Decode a token file written by 'vidtok-jax encode' into a video with the stored frame "
-                    "rate and frame count, cropping off any --pad padding. Give the same --checkpoint as for encoding.")
+                    "rate and frame count, cropping off any --pad padding. Give the same --checkpoint as for encoding "
+                    "(none for the bundled default model).")
     decode.add_argument("input", metavar="IN.npz", help="token file")
     decode.add_argument("output", metavar="OUT", help="output video (.mp4)")
 
