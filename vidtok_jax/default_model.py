@@ -25,3 +25,11 @@ def default_model_files() -> tuple[Path, Path]:
         raise CheckpointError(f"the bundled default model is incomplete, missing {', '.join(missing)}: reinstall "
                               "vidtok-jax, or give a config and checkpoint")
     return config, weights
+
+
+def with_default_weights(config, checkpoint) -> tuple:
+    """``(config, checkpoint)``, or the bundled model's name and weights where no checkpoint is given and
+    ``config`` is ``None`` or the bundled model's name."""
+    if checkpoint is None and (config is None or config == DEFAULT_MODEL_NAME):
+        return DEFAULT_MODEL_NAME, str(default_model_files()[1])
+    return config, checkpoint

@@ -20,7 +20,7 @@ import numpy as np
 from vidtok_jax.checkpoints.state_dict import (flatten, params_from_state_dict, read_state_dict, save_safetensors,
                                               state_dict_from_params)
 from vidtok_jax.config import ModelConfig, load_model_config
-from vidtok_jax.default_model import DEFAULT_MODEL_NAME, default_model_files
+from vidtok_jax.default_model import with_default_weights
 from vidtok_jax.errors import CheckpointError, ConfigError, InputError
 from vidtok_jax.nn.autoencoder import Autoencoder, encoder_time_padding
 from vidtok_jax.quantizers import FSQ, gaussian_sample
@@ -274,8 +274,7 @@ def load_tokenizer(config: str | Path | ModelConfig | None = None, checkpoint: s
     `dtype=jnp.bfloat16` runs the convolutions in bfloat16 with float32 parameters; the quantizer
     and posterior stay float32.
     """
-    if checkpoint is None and (config is None or config == DEFAULT_MODEL_NAME):
-        config, checkpoint = default_model_files()
+    config, checkpoint = with_default_weights(config, checkpoint)
     path = None if checkpoint is None else Path(checkpoint)
     if path is not None and path.is_dir():
         from vidtok_jax.train.checkpointing import load_params_from_workdir

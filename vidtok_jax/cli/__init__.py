@@ -21,7 +21,7 @@ from vidtok_jax.cli.tokens import (check_token_file_matches, load_token_file, mo
 from vidtok_jax.config import ModelConfig, bundled_config_names, load_model_config
 from vidtok_jax.data.transforms import SpatialPadding
 from vidtok_jax.data.video import VideoWriter
-from vidtok_jax.default_model import DEFAULT_MODEL_NAME, default_model_files
+from vidtok_jax.default_model import with_default_weights
 from vidtok_jax.errors import InputError, VidTokError
 
 
@@ -32,11 +32,7 @@ class UsageError(Exception):
 def _model_choice(config: str | None, checkpoint: str | None) -> tuple[str, str | None]:
     """The config and weights to run: the bundled default model when neither is given, DEFAULT_CONFIG for a
     checkpoint alone, random weights for a config alone (other than the default model's)."""
-    if config is None:
-        config = DEFAULT_MODEL_NAME if checkpoint is None else DEFAULT_CONFIG
-    if config == DEFAULT_MODEL_NAME and checkpoint is None:
-        checkpoint = str(default_model_files()[1])
-    return config, checkpoint
+    return with_default_weights(config or (DEFAULT_CONFIG if checkpoint else None), checkpoint)
 
 
 def _model_options(args, config: str, checkpoint: str | None, seed: int) -> ModelOptions:

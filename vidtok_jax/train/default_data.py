@@ -1,4 +1,4 @@
-"""Training data for a small default tokenizer: real clips and photographs filmed by a moving camera.
+"""The training data of the bundled default tokenizer: real clips and photographs filmed by a moving camera.
 
     python -m vidtok_jax.train.default_data DATA_DIR
 
@@ -7,7 +7,7 @@ place out of them into ``DATA_DIR/crops``, and writes pan/zoom clips of the scik
 photographs into ``DATA_DIR/camera`` (``camera_motion``). Crops and camera clips get a random
 colour grade (channel order, gains, gamma, brightness, sometimes grey), so that a model trained on
 these few sources does not learn their palettes. The official demo clip (``example.mp4``) is not
-among them: it is the held-out video a default model is measured on.
+among them: it is the held-out video the default model is measured on.
 """
 
 from __future__ import annotations
