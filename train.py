@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
+import time
 from pathlib import Path
 
 import jax
@@ -146,7 +147,10 @@ def train(config, workdir: str) -> None:
         # Checkpoint + eval around the loop; stop on the first non-finite loss, keeping the last good checkpoint.
         reporter.start_window()
         for step in range(int(state.step), config.steps):
-            state, metrics = train_step(state, data.global_batch(next(batches)["video"], batch_sharding), lpips_params)
+            wait_start = time.perf_counter()
+            video = data.global_batch(next(batches)["video"], batch_sharding)
+            data_wait = time.perf_counter() - wait_start
+            state, metrics = train_step(state, video, lpips_params)
             metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
             done = step + 1
             if not metrics.pop("finite"):
@@ -158,7 +162,7 @@ def train(config, workdir: str) -> None:
                     f"stopped without saving. Last good checkpoint: "
                     f"{'none' if last is None else f'step {last}'} in {checkpointing.checkpoint_dir(workdir)}. "
                     "Lower optimizer.learning_rate or check the data.")
-            reporter.tick()
+            reporter.tick(data_wait)
             if done == 1 and not resuming or done % config.log.every == 0 or done == config.steps:
                 reporter.log_train(done, metrics)
             saving = done % config.checkpoint.every == 0 or done == config.steps

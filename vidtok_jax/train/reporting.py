@@ -23,6 +23,15 @@ def _tensorboard_writer(directory: Path):
     return SummaryWriter(str(directory))
 
 
+def format_duration(seconds: float) -> str:
+    """``H:MM:SS``, with a day count in front past 24 hours; ``?`` when unknown."""
+    if seconds != seconds:
+        return "?"
+    days, rest = divmod(round(seconds), 86400)
+    text = f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}d {text}" if days else text
+
+
 class Reporter:
     """Console + JSONL + TensorBoard scalars of one run; ``tick`` marks a finished step for throughput."""
 
@@ -30,22 +39,25 @@ class Reporter:
         self.enabled = jax.process_index() == 0
         self.total_steps, self.clips_per_step = total_steps, clips_per_step
         self.workdir = Path(workdir)
-        self._window_start, self._window_steps, self._seconds_per_step = None, 0, None
+        self._window_start, self._window_steps, self._window_data_wait = None, 0, 0.0
         self._writer = _tensorboard_writer(self.workdir / "tensorboard") if self.enabled and tensorboard else None
 
     def start_window(self) -> None:
         """Start timing (after compilation, so throughput counts steps only)."""
-        self._window_start, self._window_steps = time.perf_counter(), 0
+        self._window_start, self._window_steps, self._window_data_wait = time.perf_counter(), 0, 0.0
 
-    def tick(self) -> None:
+    def tick(self, data_wait: float = 0.0) -> None:
+        """One step done, ``data_wait`` seconds of which went to waiting for its batch."""
         self._window_steps += 1
+        self._window_data_wait += data_wait
 
-    def _throughput(self) -> tuple[float, float]:
+    def _throughput(self) -> tuple[float, float, float]:
+        """Seconds per step, clips per second and the fraction of time spent waiting for input."""
         if self._window_start is None or not self._window_steps:
-            return float("nan"), float("nan")
-        seconds = (time.perf_counter() - self._window_start) / self._window_steps
-        self._seconds_per_step = seconds
-        return seconds, self.clips_per_step / seconds
+            return float("nan"), float("nan"), float("nan")
+        elapsed = time.perf_counter() - self._window_start
+        seconds = elapsed / self._window_steps
+        return seconds, self.clips_per_step / seconds, self._window_data_wait / elapsed
 
     def scalars(self, step: int, values: dict[str, float], prefix: str = "train") -> None:
         if not self.enabled:
@@ -60,16 +72,16 @@ class Reporter:
             self._writer.flush()
 
     def log_train(self, step: int, metrics: dict[str, float]) -> None:
-        seconds, clips = self._throughput()
-        self.scalars(step, {**metrics, "seconds_per_step": seconds, "clips_per_second": clips})
+        seconds, clips, data_wait = self._throughput()
+        self.scalars(step, {**metrics, "seconds_per_step": seconds, "clips_per_second": clips,
+                            "data_wait_fraction": data_wait})
         self.start_window()
         if not self.enabled:
             return
-        eta = seconds * (self.total_steps - step)
-        eta_text = "?" if eta != eta else time.strftime("%H:%M:%S", time.gmtime(eta))
         print(f"step {step}/{self.total_steps}  loss {metrics['total_loss']:.4g}  rec {metrics['rec_loss']:.4f}  "
               f"psnr {metrics['psnr']:.2f}  g {metrics['g_loss']:.3f}  d {metrics['disc_loss']:.3f}  "
-              f"{clips:.2f} clips/s  {seconds:.2f} s/step  eta {eta_text}", flush=True)
+              f"{clips:.2f} clips/s  {seconds:.3g} s/step  data wait {data_wait:.0%}  "
+              f"eta {format_duration(seconds * (self.total_steps - step))}", flush=True)
 
     def message(self, text: str) -> None:
         if self.enabled:
