@@ -15,11 +15,12 @@ import wave
 from pathlib import Path
 
 import av
+import jax
 import numpy as np
 import pytest
 
 import vidtok_jax
-from vidtok_jax import cli
+from vidtok_jax import cli, compilation_cache
 from vidtok_jax.cli import info as cli_info, model as cli_model
 from vidtok_jax.cli import main
 from vidtok_jax.cli.chunks import exactly, pad_end, paired_with_inputs, regroup, skip_and_take
@@ -430,7 +431,7 @@ def test_bad_options_are_usage_errors(example, tmp_path, capsys, options, proble
 
 def test_model_commands_turn_on_the_compilation_cache(tmp_path, capsys, monkeypatch):
     calls = []
-    monkeypatch.setattr(cli, "enable_compilation_cache", lambda: calls.append("on"))
+    monkeypatch.setattr(compilation_cache, "enable_compilation_cache", lambda: calls.append("on"))
     run(["encode", tmp_path / "missing.mp4", tmp_path / "out.npz"], capsys)
     run(["info", "vidtok_kl_causal_488_4chn"], capsys)
     assert calls == ["on"]
@@ -440,10 +441,22 @@ def test_an_unwritable_compilation_cache_is_a_warning(tmp_path, capsys, monkeypa
     def unwritable():
         raise PermissionError(13, "Permission denied", "/cache")
 
-    monkeypatch.setattr(cli, "enable_compilation_cache", unwritable)
+    monkeypatch.setattr(compilation_cache, "enable_compilation_cache", unwritable)
     code, _, err = run(["encode", tmp_path / "missing.mp4", tmp_path / "out.npz"], capsys)
     assert code == 1 and error_lines(err)[0].startswith("vidtok-jax: warning: no compilation cache")
     assert error_lines(err)[1].endswith("missing.mp4: no such file")
+
+
+def test_a_cache_folder_given_to_jax_is_kept(tmp_path, monkeypatch):
+    monkeypatch.delenv("VIDTOK_JAX_COMPILATION_CACHE", raising=False)
+    previous = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path / "mine"))
+    try:
+        assert compilation_cache.enable_compilation_cache() == tmp_path / "mine"
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "mine")
+        assert compilation_cache.enable_compilation_cache(tmp_path / "other") == tmp_path / "other"
+    finally:
+        jax.config.update("jax_compilation_cache_dir", previous)
 
 
 def test_help_through_python_m_and_the_console_script():

@@ -7,6 +7,7 @@ on, a second run of the same shapes loads the compiled programs from disk instea
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import jax
@@ -23,14 +24,26 @@ def enable_compilation_cache(path: str | Path | None = None) -> Path | None:
     """Turn on JAX's persistent compilation cache at `path` (default `~/.cache/vidtok_jax/...`).
 
     Setting the environment variable `VIDTOK_JAX_COMPILATION_CACHE=0` turns it off; any other
-    value of it names the folder. Returns the folder in use, or None when turned off.
+    value of it names the folder. Without either, a folder already given to JAX (for example by
+    `JAX_COMPILATION_CACHE_DIR`) is kept. Returns the folder in use, or None when turned off.
     """
     env = os.environ.get(ENV_VAR)
     if env == "0":
         return None
+    if path is None and env is None and jax.config.jax_compilation_cache_dir:
+        return Path(jax.config.jax_compilation_cache_dir)
     folder = Path(path or env or default_cache_dir())
     folder.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return folder
+
+
+def enable_compilation_cache_or_warn(program: str) -> Path | None:
+    """`enable_compilation_cache()`, with a warning on stderr instead of an error when its folder cannot be made."""
+    try:
+        return enable_compilation_cache()
+    except OSError as error:
+        print(f"{program}: warning: no compilation cache ({error}); set {ENV_VAR}=0 to silence this", file=sys.stderr)
+        return None

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from vidtok_jax import __version__
-from vidtok_jax.compilation_cache import ENV_VAR, enable_compilation_cache
+from vidtok_jax.compilation_cache import enable_compilation_cache_or_warn
 from vidtok_jax.cli.encode_dir import encode_dir
 from vidtok_jax.cli.evaluate import EvaluationOptions, evaluate
 from vidtok_jax.cli.frames import Preprocessing, open_video, to_output_frames
@@ -154,14 +154,6 @@ def run_evaluate(args) -> int:
     return evaluate(args.data, args.out, tokenizer=tokenizer, model=options, preprocessing=preprocessing, options=evaluation)
 
 
-def _turn_on_compilation_cache() -> None:
-    """Reuse compiled models across runs (XLA compilation is most of a short run); a cache that cannot be made is skipped."""
-    try:
-        enable_compilation_cache()
-    except OSError as error:
-        print(f"vidtok-jax: warning: no compilation cache ({error}); set {ENV_VAR}=0 to silence this", file=sys.stderr)
-
-
 _COMMANDS = {"reconstruct": run_reconstruct, "encode": run_encode, "decode": run_decode, "info": run_info,
              "encode-dir": run_encode_dir, "evaluate": run_evaluate}
 
@@ -172,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_request:
         return exit_request.code
-    if args.command != "info":
-        _turn_on_compilation_cache()
+    if args.command != "info":  # XLA compilation is most of a short run
+        enable_compilation_cache_or_warn("vidtok-jax")
     try:
         return _COMMANDS[args.command](args)
     except UsageError as error:
