@@ -35,6 +35,7 @@ from vidtok_jax.train.config import load_train_config
 from vidtok_jax.train.png import frame_grid, write_png
 from vidtok_jax.train.reporting import Reporter
 from vidtok_jax.train.state import count_params, discriminator_input_shape, init_state, make_discriminator
+from vidtok_jax.train.stop_signal import StopOnSignal
 from vidtok_jax.train.step import TrainStep
 
 
@@ -93,7 +94,20 @@ def initial_weights(config) -> dict | None:
     return initial
 
 
-def train(config, workdir: str) -> None:
+def diverged(step: int, metrics: dict, manager, workdir: str) -> TrainingDiverged:
+    """The error for a non-finite step, naming the last good checkpoint (after pending saves finish)."""
+    manager.wait_until_finished()
+    last = manager.latest_step()
+    return TrainingDiverged(
+        f"step {step}: a loss, gradient norm or parameter is NaN/Inf (total_loss={metrics['total_loss']}, "
+        f"nll_loss={metrics['nll_loss']}, disc_loss={metrics['disc_loss']}, grad_norm={metrics['grad_norm']}); "
+        f"stopped without saving. Last good checkpoint: "
+        f"{'none' if last is None else f'step {last}'} in {checkpointing.checkpoint_dir(workdir)}. "
+        "Lower optimizer.learning_rate or check the data.")
+
+
+def train(config, workdir: str):
+    """Train until ``config.steps``; returns the signal that stopped the run early, or None."""
     Path(workdir).mkdir(parents=True, exist_ok=True)
     reporter = Reporter(workdir, config.steps, config.data.batch_size, config.log.tensorboard)
 
@@ -145,37 +159,39 @@ def train(config, workdir: str) -> None:
             reporter.message(f"step {step}: " + "  ".join(f"{k} {v:.2f} dB" for k, v in metrics.items()))
             return metrics
 
-        # Checkpoint + eval around the loop; stop on the first non-finite loss, keeping the last good checkpoint.
+        # Checkpoint + eval around the loop; stop on the first non-finite loss, keeping the last good checkpoint;
+        # on SIGTERM or Ctrl-C save the step just done and stop.
         reporter.start_window()
-        for step in range(int(state.step), config.steps):
-            wait_start = time.perf_counter()
-            video = data.global_batch(next(batches)["video"], batch_sharding)
-            data_wait = time.perf_counter() - wait_start
-            state, metrics = train_step(state, video, lpips_params)
-            metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-            done = step + 1
-            if not metrics.pop("finite"):
+        with StopOnSignal() as stop:
+            try:
+                for step in range(int(state.step), config.steps):
+                    wait_start = time.perf_counter()
+                    video = data.global_batch(next(batches)["video"], batch_sharding)
+                    data_wait = time.perf_counter() - wait_start
+                    state, metrics = train_step(state, video, lpips_params)
+                    metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+                    done = step + 1
+                    if not metrics.pop("finite"):
+                        raise diverged(done, metrics, manager, workdir)
+                    reporter.tick(data_wait)
+                    if done == 1 and not resuming or done % config.log.every == 0 or done == config.steps:
+                        reporter.log_train(done, metrics)
+                    saving = done % config.checkpoint.every == 0 or done == config.steps or stop.received
+                    if saving or done % config.eval.every == 0:
+                        eval_metrics = evaluate(state, done)
+                        if saving:
+                            checkpointing.save(manager, state, batches.get_state(), config, eval_metrics)
+                        reporter.start_window()
+                    if stop.received and done < config.steps:
+                        reporter.message(f"step {done}: stopped by {stop.received.name}; checkpoint of step {done} saved "
+                                         f"in {checkpointing.checkpoint_dir(workdir)}; run the same command to resume")
+                        break
+            finally:
                 manager.wait_until_finished()
-                last = manager.latest_step()
-                raise TrainingDiverged(
-                    f"step {done}: a loss, gradient norm or parameter is NaN/Inf (total_loss={metrics['total_loss']}, "
-                    f"nll_loss={metrics['nll_loss']}, disc_loss={metrics['disc_loss']}, grad_norm={metrics['grad_norm']}); "
-                    f"stopped without saving. Last good checkpoint: "
-                    f"{'none' if last is None else f'step {last}'} in {checkpointing.checkpoint_dir(workdir)}. "
-                    "Lower optimizer.learning_rate or check the data.")
-            reporter.tick(data_wait)
-            if done == 1 and not resuming or done % config.log.every == 0 or done == config.steps:
-                reporter.log_train(done, metrics)
-            saving = done % config.checkpoint.every == 0 or done == config.steps
-            if saving or done % config.eval.every == 0:
-                eval_metrics = evaluate(state, done)
-                if saving:
-                    checkpointing.save(manager, state, batches.get_state(), config, eval_metrics)
-                reporter.start_window()
-        manager.wait_until_finished()
-        manager.close()
-        batches.close()
-        reporter.close()
+                manager.close()
+                batches.close()
+                reporter.close()
+    return stop.received if int(state.step) < config.steps else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,11 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     enable_compilation_cache_or_warn("train.py")  # a resumed run skips compiling (minutes on a GPU)
     overrides = list(args.set) + ([f"steps={args.steps}"] if args.steps is not None else [])
     try:
-        train(load_train_config(args.config, overrides), args.workdir)
+        stopped_by = train(load_train_config(args.config, overrides), args.workdir)
     except VidTokError as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 1
-    return 0
+    return 0 if stopped_by is None else 128 + stopped_by  # the shell's code for a signal
 
 
 if __name__ == "__main__":

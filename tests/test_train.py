@@ -119,6 +119,27 @@ def test_killed_run_resumes_exactly(straight_run, tmp_path, compile_cache):
     assert resumed_lines[6] == train_lines[6]
 
 
+def test_sigterm_saves_the_step_in_flight_and_resumes_exactly(straight_run, tmp_path, compile_cache):
+    workdir = tmp_path / "terminated"
+    rare_saves = ["checkpoint.every=1000"]
+    process = subprocess.Popen(_command(workdir, 1000, rare_saves), cwd=REPO, env=_env(compile_cache),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = workdir / "metrics.jsonl"
+    deadline = time.monotonic() + 600
+    while not (log.is_file() and log.read_text()) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 128 + signal.SIGTERM, output[-3000:]
+    saved = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+    assert len(saved) == 1 and 1 <= saved[0] < 6, f"checkpoints {saved}\n{output[-3000:]}"
+    assert f"step {saved[0]}: stopped by SIGTERM; checkpoint of step {saved[0]} saved" in output
+
+    result = run_train(workdir, 6, compile_cache, rare_saves)
+    assert f"resumed from step {saved[0]}" in result.stdout
+    _assert_same_tree(read_checkpoint(straight_run, 6)[1], read_checkpoint(workdir, 6)[1])
+
+
 def test_nan_stops_with_message_and_keeps_last_good_checkpoint(straight_run, tmp_path, compile_cache):
     workdir = tmp_path / "diverging"
     subprocess.run(["cp", "-r", str(straight_run), str(workdir)], check=True)
