@@ -176,13 +176,13 @@ def train(config, workdir: str):
                     reporter.tick(data_wait)
                     if done == 1 and not resuming or done % config.log.every == 0 or done == config.steps:
                         reporter.log_train(done, metrics)
-                    saving = done % config.checkpoint.every == 0 or done == config.steps or stop.received
+                    saving = done % config.checkpoint.every == 0 or done == config.steps or stop.received is not None
                     if saving or done % config.eval.every == 0:
                         eval_metrics = evaluate(state, done)
                         if saving:
                             checkpointing.save(manager, state, batches.get_state(), config, eval_metrics)
                         reporter.start_window()
-                    if stop.received and done < config.steps:
+                    if stop.received is not None and done < config.steps:
                         reporter.message(f"step {done}: stopped by {stop.received.name}; checkpoint of step {done} saved "
                                          f"in {checkpointing.checkpoint_dir(workdir)}; run the same command to resume")
                         break
