@@ -159,14 +159,25 @@ def train(config, workdir: str):
             reporter.message(f"step {step}: " + "  ".join(f"{k} {v:.2f} dB" for k, v in metrics.items()))
             return metrics
 
+        def report_stop(step: int, received) -> None:
+            reporter.message(f"step {step}: stopped by {received.name}; checkpoint of step {step} saved "
+                             f"in {checkpointing.checkpoint_dir(workdir)}; run the same command to resume")
+
         # Checkpoint + eval around the loop; stop on the first non-finite loss, keeping the last good checkpoint;
         # on SIGTERM or Ctrl-C save the step just done and stop.
         reporter.start_window()
+        saved = int(state.step) if resuming else None
         with StopOnSignal() as stop:
             try:
                 for step in range(int(state.step), config.steps):
                     wait_start = time.perf_counter()
-                    video = data.global_batch(next(batches)["video"], batch_sharding)
+                    batch = stop.next_unless_stopped(batches)
+                    if batch is None:  # the signal also ended the data workers: the last step done is kept
+                        if saved != step:
+                            checkpointing.save(manager, state, batches.get_state(), config, evaluate(state, step))
+                        report_stop(step, stop.received)
+                        break
+                    video = data.global_batch(batch["video"], batch_sharding)
                     data_wait = time.perf_counter() - wait_start
                     state, metrics = train_step(state, video, lpips_params)
                     metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
@@ -181,10 +192,10 @@ def train(config, workdir: str):
                         eval_metrics = evaluate(state, done)
                         if saving:
                             checkpointing.save(manager, state, batches.get_state(), config, eval_metrics)
+                            saved = done
                         reporter.start_window()
                     if stop.received is not None and done < config.steps:
-                        reporter.message(f"step {done}: stopped by {stop.received.name}; checkpoint of step {done} saved "
-                                         f"in {checkpointing.checkpoint_dir(workdir)}; run the same command to resume")
+                        report_stop(done, stop.received)
                         break
             finally:
                 manager.wait_until_finished()

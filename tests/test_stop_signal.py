@@ -3,6 +3,8 @@
 import os
 import signal
 
+import pytest
+
 from vidtok_jax.train.stop_signal import StopOnSignal
 
 
@@ -22,3 +24,19 @@ def test_ctrl_c_is_caught_too():
     with StopOnSignal() as stop:
         os.kill(os.getpid(), signal.SIGINT)
     assert stop.received == signal.SIGINT
+
+
+def test_a_data_error_after_a_signal_is_a_stop_and_before_it_an_error():
+    def failing():
+        yield {"video": 1}
+        raise RuntimeError("Worker process was terminated unexpectedly")
+
+    with StopOnSignal() as stop:
+        batches = failing()
+        assert stop.next_unless_stopped(batches) == {"video": 1}
+        with pytest.raises(RuntimeError, match="terminated unexpectedly"):
+            stop.next_unless_stopped(batches)
+        batches = failing()
+        next(batches)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.next_unless_stopped(batches) is None

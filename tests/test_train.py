@@ -140,6 +140,85 @@ def test_sigterm_saves_the_step_in_flight_and_resumes_exactly(straight_run, tmp_
     _assert_same_tree(read_checkpoint(straight_run, 6)[1], read_checkpoint(workdir, 6)[1])
 
 
+def _data_worker_pids(parent: int) -> list[int]:
+    """The grain worker processes (spawned children) of ``parent``."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            spawned = b"spawn_main" in (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and spawned:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def _train_steps_logged(workdir: Path) -> int:
+    log = workdir / "metrics.jsonl"
+    return sum('"train/total_loss"' in line for line in log.read_text().splitlines()) if log.is_file() else 0
+
+
+@pytest.fixture(scope="module")
+def small_videos(tmp_path_factory) -> Path:
+    from vidtok_jax.data.video import write_video
+
+    folder = tmp_path_factory.mktemp("small_videos")
+    for index in range(3):
+        y, x = np.mgrid[0:48, 0:64]
+        frames = np.stack([np.stack([(x * 4 + 9 * t + 40 * index) % 256, (y * 5 + 3 * t) % 256,
+                                     np.full_like(x, 60 * index)], -1) for t in range(24)]).astype(np.uint8)
+        write_video(folder / f"clip{index}.mp4", frames, 24)
+    return folder
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the data workers through /proc")
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_signal_to_the_whole_job_while_waiting_for_data_saves_and_resumes(stop_signal, small_videos, tmp_path,
+                                                                            compile_cache):
+    """A scheduler's SIGTERM or a terminal's Ctrl-C reaches the data workers too, here while the run waits for data.
+
+    The worker is frozen until the run has used up what was prefetched, then the whole process group
+    gets the signal and the worker is let go: SIGTERM ends it (the run saves the steps it finished),
+    Ctrl-C is ignored by it (the run finishes the step it waited for, then saves).
+    """
+    workdir = tmp_path / "job"
+    video_data = ["data.source=videos", f"data.data_dir={small_videos}", "data.num_workers=1",
+                  "checkpoint.every=1000", "eval.every=1000"]
+    process = subprocess.Popen(_command(workdir, 1000, video_data), cwd=REPO, env=_env(compile_cache),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not _train_steps_logged(workdir) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = _data_worker_pids(process.pid)
+        assert len(workers) == 1, f"expected one data worker, found {workers}"
+        os.kill(workers[0], signal.SIGSTOP)
+        steps, still = _train_steps_logged(workdir), 0.0
+        while still < 3.0 and process.poll() is None:  # until the prefetched batches are used up
+            time.sleep(0.25)
+            now = _train_steps_logged(workdir)
+            steps, still = now, (still + 0.25 if now == steps else 0.0)
+        os.killpg(process.pid, stop_signal)
+        os.kill(workers[0], signal.SIGCONT)
+        output, _ = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 128 + stop_signal, output[-3000:]
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output[-3000:]
+    expected = steps if stop_signal == signal.SIGTERM else steps + 1
+    saved = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+    assert saved == [expected], f"checkpoints {saved} after {steps} steps\n{output[-3000:]}"
+    assert f"step {expected}: stopped by {stop_signal.name}; checkpoint of step {expected} saved" in output
+
+    resumed = run_train(workdir, expected + 1, compile_cache, video_data)
+    assert f"resumed from step {expected}" in resumed.stdout
+    straight = tmp_path / "straight"
+    run_train(straight, expected + 1, compile_cache, video_data)
+    _assert_same_tree(read_checkpoint(straight, expected + 1)[1], read_checkpoint(workdir, expected + 1)[1])
+
+
 def test_nan_stops_with_message_and_keeps_last_good_checkpoint(straight_run, tmp_path, compile_cache):
     workdir = tmp_path / "diverging"
     subprocess.run(["cp", "-r", str(straight_run), str(workdir)], check=True)

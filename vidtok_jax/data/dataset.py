@@ -6,9 +6,12 @@ float32 ``[T, H, W, 3]``; batches are ``[B, T, H, W, 3]``. The video order is a 
 shuffle and every random choice comes from the seed and the element's position, so a seed fixes
 the batches, whatever the number of worker processes. An unreadable video is replaced by another
 one chosen from the same random stream, and reported in ``VideoBatchIterator.bad_files``.
+Worker processes ignore Ctrl-C, which a terminal sends to every process of the job: the main
+process decides what to do with it and stops the workers when it closes the iterator.
 """
 
 import json
+import signal
 from dataclasses import dataclass
 
 import grain
@@ -119,6 +122,10 @@ def _use_flag_defaults_unless_parsed() -> None:
         flags.FLAGS.mark_as_parsed()
 
 
+def _leave_ctrl_c_to_the_main_process(worker_index: int, worker_count: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class VideoBatchIterator:
     """Endless training batches ``{"video": float32 [B, T, H, W, 3] in [-1, 1], "path": list of B str}``.
 
@@ -139,7 +146,8 @@ class VideoBatchIterator:
         dataset = self._dataset[self._next_batch :].to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=2))
         if self.config.num_workers > 0:
             _use_flag_defaults_unless_parsed()
-            dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=self.config.num_workers, per_worker_buffer_size=1))
+            dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=self.config.num_workers, per_worker_buffer_size=1),
+                                          worker_init_fn=_leave_ctrl_c_to_the_main_process)
         self._batches = iter(dataset)
 
     def __iter__(self) -> "VideoBatchIterator":
