@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vidtok_jax.checkpoints.state_dict import params_from_state_dict, read_state_dict
-from vidtok_jax.compilation_cache import enable_compilation_cache_or_warn
+from vidtok_jax.compilation_cache import enable_compilation_cache_or_warn, use_threefry_gpu_kernel
 from vidtok_jax.errors import CheckpointError, VidTokError
 from vidtok_jax.losses.discriminator import STATE_DICT_PREFIX, discriminator_from_state_dict
 from vidtok_jax.metrics.lpips import load_lpips_params
@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         jax.distributed.initialize(args.coordinator, num_processes=args.num_processes, process_id=args.process_id)
 
     enable_compilation_cache_or_warn("train.py")  # a resumed run skips compiling (minutes on a GPU)
+    use_threefry_gpu_kernel()
     overrides = list(args.set) + ([f"steps={args.steps}"] if args.steps is not None else [])
     try:
         stopped_by = train(load_train_config(args.config, overrides), args.workdir)

@@ -459,6 +459,26 @@ def test_a_cache_folder_given_to_jax_is_kept(tmp_path, monkeypatch):
         jax.config.update("jax_compilation_cache_dir", previous)
 
 
+def test_threefry_becomes_one_gpu_kernel_per_call():
+    def init_like(key):  # as Flax: fold a name in, then draw the parameter
+        return jax.random.normal(jax.random.fold_in(key, 7), (3, 3))
+
+    def lowered_for_gpu() -> str:
+        key = jax.random.key(0, impl="rbg")
+        return jax.jit(init_like).trace(key).lower(lowering_platforms=("cuda",)).as_text()
+
+    previous = jax.config.jax_threefry_gpu_kernel_lowering
+    try:
+        jax.config.update("jax_threefry_gpu_kernel_lowering", False)
+        unrolled = lowered_for_gpu()
+        compilation_cache.use_threefry_gpu_kernel()
+        kernel = lowered_for_gpu()
+    finally:
+        jax.config.update("jax_threefry_gpu_kernel_lowering", previous)
+    assert unrolled.count("stablehlo.xor") > 20 and "threefry2x32_ffi" not in unrolled
+    assert kernel.count("stablehlo.xor") == 0 and "threefry2x32_ffi" in kernel
+
+
 def test_help_through_python_m_and_the_console_script():
     commands = [[sys.executable, "-m", "vidtok_jax", "--help"]]
     script = Path(sys.executable).with_name("vidtok-jax")
