@@ -154,6 +154,11 @@ def _data_worker_pids(parent: int) -> list[int]:
     return pids
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _train_steps_logged(workdir: Path) -> int:
     log = workdir / "metrics.jsonl"
     return sum('"train/total_loss"' in line for line in log.read_text().splitlines()) if log.is_file() else 0
@@ -173,7 +178,7 @@ def small_videos(tmp_path_factory) -> Path:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the data workers through /proc")
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_to_the_whole_job_while_waiting_for_data_saves_and_resumes(stop_signal, small_videos, tmp_path,
                                                                             compile_cache):
     """A scheduler's SIGTERM or a terminal's Ctrl-C reaches the data workers too, here while the run waits for data.
@@ -194,11 +199,12 @@ def test_signal_to_the_whole_job_while_waiting_for_data_saves_and_resumes(stop_s
         workers = _data_worker_pids(process.pid)
         assert len(workers) == 1, f"expected one data worker, found {workers}"
         os.kill(workers[0], signal.SIGSTOP)
-        steps, still = _train_steps_logged(workdir), 0.0
-        while still < 3.0 and process.poll() is None:  # until the prefetched batches are used up
-            time.sleep(0.25)
-            now = _train_steps_logged(workdir)
-            steps, still = now, (still + 0.25 if now == steps else 0.0)
+        steps, idle = -1, False
+        while not idle and process.poll() is None:  # until the run waits: no new step, hardly any CPU used
+            before, cpu = _train_steps_logged(workdir), _cpu_seconds(process.pid)
+            time.sleep(1.0)
+            steps = _train_steps_logged(workdir)
+            idle = steps == before and _cpu_seconds(process.pid) - cpu < 0.2
         os.killpg(process.pid, stop_signal)
         os.kill(workers[0], signal.SIGCONT)
         output, _ = process.communicate(timeout=300)
