@@ -91,8 +91,12 @@ def bench_case(name: str, args: argparse.Namespace) -> dict:
             start = time.perf_counter()
             state, metrics = compiled(state, video, lpips_params)
             jax.block_until_ready(metrics)
+            seconds = time.perf_counter() - start
+            peak = device_peak_gib()
+            print(f"{name}: {'warm-up' if index < args.warmup else 'timed'} step {index + 1}: {seconds:.3f} s"
+                  + ("" if peak is None else f", device peak {peak} GiB so far"), flush=True)
             if index >= args.warmup:
-                times.append(time.perf_counter() - start)
+                times.append(seconds)
     except jax.errors.JaxRuntimeError as err:
         error = str(err).splitlines()[0][:200]
     seconds = float(np.median(times)) if times else float("nan")
