@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vidtok_jax.data.video import write_video
 from vidtok_jax.train.checkpointing import export_workdir, load_params_from_workdir, read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -166,8 +167,6 @@ def _train_steps_logged(workdir: Path) -> int:
 
 @pytest.fixture(scope="module")
 def small_videos(tmp_path_factory) -> Path:
-    from vidtok_jax.data.video import write_video
-
     folder = tmp_path_factory.mktemp("small_videos")
     for index in range(3):
         y, x = np.mgrid[0:48, 0:64]
@@ -199,12 +198,13 @@ def test_signal_to_the_whole_job_while_waiting_for_data_saves_and_resumes(stop_s
         workers = _data_worker_pids(process.pid)
         assert len(workers) == 1, f"expected one data worker, found {workers}"
         os.kill(workers[0], signal.SIGSTOP)
-        steps, idle = -1, False
-        while not idle and process.poll() is None:  # until the run waits: no new step, hardly any CPU used
+        steps, idle, deadline = 0, False, time.monotonic() + 300
+        while not idle and process.poll() is None and time.monotonic() < deadline:
             before, cpu = _train_steps_logged(workdir), _cpu_seconds(process.pid)
             time.sleep(1.0)
             steps = _train_steps_logged(workdir)
             idle = steps == before and _cpu_seconds(process.pid) - cpu < 0.2
+        assert idle, "the run did not come to wait for data (no step and hardly any CPU in a second)"
         os.killpg(process.pid, stop_signal)
         os.kill(workers[0], signal.SIGCONT)
         output, _ = process.communicate(timeout=300)
