@@ -159,23 +159,20 @@ def train(config, workdir: str):
             reporter.message(f"step {step}: " + "  ".join(f"{k} {v:.2f} dB" for k, v in metrics.items()))
             return metrics
 
-        def report_stop(step: int, received) -> None:
-            reporter.message(f"step {step}: stopped by {received.name}; checkpoint of step {step} saved "
-                             f"in {checkpointing.checkpoint_dir(workdir)}; run the same command to resume")
-
         # Checkpoint + eval around the loop; stop on the first non-finite loss, keeping the last good checkpoint;
-        # on SIGTERM or Ctrl-C save the step just done and stop.
+        # on SIGTERM or Ctrl-C finish the step in flight, then save it and stop.
         reporter.start_window()
         saved = int(state.step) if resuming else None
         with StopOnSignal() as stop:
             try:
                 for step in range(int(state.step), config.steps):
                     wait_start = time.perf_counter()
-                    batch = stop.next_unless_stopped(batches)
-                    if batch is None:  # the signal also ended the data workers: the last step done is kept
+                    batch = None if stop.received is not None else stop.next_unless_stopped(batches)
+                    if batch is None:  # stopped by a signal, which may have ended the data workers too
                         if saved != step:
                             checkpointing.save(manager, state, batches.get_state(), config, evaluate(state, step))
-                        report_stop(step, stop.received)
+                        reporter.message(f"step {step}: stopped by {stop.received.name}; checkpoint of step {step} "
+                                         f"saved in {checkpointing.checkpoint_dir(workdir)}; run the same command to resume")
                         break
                     video = data.global_batch(batch["video"], batch_sharding)
                     data_wait = time.perf_counter() - wait_start
@@ -187,16 +184,13 @@ def train(config, workdir: str):
                     reporter.tick(data_wait)
                     if done == 1 and not resuming or done % config.log.every == 0 or done == config.steps:
                         reporter.log_train(done, metrics)
-                    saving = done % config.checkpoint.every == 0 or done == config.steps or stop.received is not None
+                    saving = done % config.checkpoint.every == 0 or done == config.steps
                     if saving or done % config.eval.every == 0:
                         eval_metrics = evaluate(state, done)
                         if saving:
                             checkpointing.save(manager, state, batches.get_state(), config, eval_metrics)
                             saved = done
                         reporter.start_window()
-                    if stop.received is not None and done < config.steps:
-                        report_stop(done, stop.received)
-                        break
             finally:
                 manager.wait_until_finished()
                 manager.close()
