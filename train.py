@@ -26,6 +26,7 @@ import numpy as np
 
 from vidtok_jax.checkpoints.state_dict import params_from_state_dict, read_state_dict
 from vidtok_jax.compilation_cache import enable_compilation_cache_or_warn, use_threefry_gpu_kernel
+from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
 from vidtok_jax.errors import CheckpointError, VidTokError
 from vidtok_jax.losses.discriminator import STATE_DICT_PREFIX, discriminator_from_state_dict
 from vidtok_jax.metrics.lpips import load_lpips_params
@@ -201,6 +202,7 @@ def train(config, workdir: str):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    use_memory_optimized_cpu_scheduler()  # before JAX starts its backends; halves the CPU step's memory
     if args.command == "export":
         config_path = checkpointing.export_workdir(args.workdir, args.out, args.step, args.ema, args.weights_only)
         print(f"wrote {args.out} and {config_path}")

@@ -25,6 +25,7 @@ import jax
 import numpy as np
 
 from vidtok_jax.compilation_cache import use_threefry_gpu_kernel
+from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
 from vidtok_jax.metrics.lpips import load_lpips_params
 from vidtok_jax.train.config import REMAT_POLICIES, load_train_config
 from vidtok_jax.train.state import count_params, init_state
@@ -132,6 +133,7 @@ def main() -> None:
     parser.add_argument("--peak_tflops", type=float, default=None,
                         help="the device's dense peak TFLOP/s for --dtype (default: known GPUs)")
     args = parser.parse_args()
+    use_memory_optimized_cpu_scheduler()
     use_threefry_gpu_kernel()
     rows = json.loads(RESULTS.read_text())["results"] if args.append and RESULTS.is_file() else []
     for name in args.cases:

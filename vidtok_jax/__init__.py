@@ -8,11 +8,13 @@
 
 from vidtok_jax.compilation_cache import enable_compilation_cache
 from vidtok_jax.config import ModelConfig, bundled_config_names, load_model_config
+from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
 from vidtok_jax.errors import CheckpointError, ConfigError, InputError, VidTokError
 from vidtok_jax.tokenizer import Tokenizer, count_params, export_safetensors, load_tokenizer
 
 __all__ = [
     "CheckpointError", "ConfigError", "InputError", "ModelConfig", "Tokenizer", "VidTokError",
     "bundled_config_names", "count_params", "enable_compilation_cache", "export_safetensors", "load_model_config", "load_tokenizer",
+    "use_memory_optimized_cpu_scheduler",
 ]
 __version__ = "0.1.0"
