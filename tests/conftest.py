@@ -1,7 +1,8 @@
-"""Shared fixtures: the official reference outputs in ../shared/vidtok_reference."""
+"""Shared fixtures: the official reference outputs in ../shared/vidtok_reference; XLA_FLAGS restored after each test."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,15 @@ SHARED = REPO.parent / "shared"
 REFERENCE = SHARED / "vidtok_reference"
 REFERENCE_CASES = ["kl_causal_488_4chn", "fsq_causal_488_32768", "kl_noncausal_488_16chn",
                    "fsq_noncausal_488_262144", "v11_kl_causal_488_4chn"]
+
+
+@pytest.fixture(autouse=True)
+def _xla_flags_restored(monkeypatch):
+    """Commands run in-process add to XLA_FLAGS; later tests' subprocesses must not inherit that."""
+    if "XLA_FLAGS" in os.environ:
+        monkeypatch.setenv("XLA_FLAGS", os.environ["XLA_FLAGS"])
+    else:
+        monkeypatch.delenv("XLA_FLAGS", raising=False)
 
 
 def reference_dir(case: str) -> Path:

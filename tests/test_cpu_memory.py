@@ -59,3 +59,15 @@ def test_a_scheduler_the_user_named_is_kept(monkeypatch):
     monkeypatch.delenv("XLA_FLAGS")
     assert cpu_memory.use_memory_optimized_cpu_scheduler()
     assert os.environ["XLA_FLAGS"] == cpu_memory.FLAG
+
+
+def test_the_cli_and_train_py_choose_it_before_running(monkeypatch, tmp_path):
+    import train
+    from vidtok_jax.cli import main as cli_main
+
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    assert cli_main(["reconstruct", str(tmp_path / "missing.mp4"), str(tmp_path / "out.mp4")]) != 0
+    assert os.environ.get("XLA_FLAGS") == cpu_memory.FLAG
+    monkeypatch.delenv("XLA_FLAGS")
+    assert train.main(["--config", "no_such_config", "--workdir", str(tmp_path / "run")]) != 0
+    assert os.environ.get("XLA_FLAGS") == cpu_memory.FLAG

@@ -19,6 +19,7 @@ from vidtok_jax.cli.parser import DEFAULT_CONFIG, DEFAULT_EVAL_FPS, DEFAULT_EVAL
 from vidtok_jax.cli.tokens import (check_token_file_matches, load_token_file, model_metadata, save_token_file,
                                    video_metadata)
 from vidtok_jax.config import ModelConfig, bundled_config_names, load_model_config
+from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
 from vidtok_jax.data.transforms import SpatialPadding
 from vidtok_jax.data.video import VideoWriter
 from vidtok_jax.default_model import with_default_weights
@@ -165,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_request:
         return exit_request.code
     if args.command != "info":  # XLA compilation is most of a short run
+        use_memory_optimized_cpu_scheduler()
         enable_compilation_cache_or_warn("vidtok-jax")
     try:
         return _COMMANDS[args.command](args)
