@@ -125,14 +125,17 @@ def state_dict_from_params(params: Mapping, extras: Mapping[str, np.ndarray] | N
     return out
 
 
-def save_safetensors(path: str | Path, state_dict: Mapping[str, np.ndarray]) -> None:
-    """Write a `.safetensors` file atomically (a temp file in the same folder, then rename)."""
+def save_safetensors(path: str | Path, state_dict: Mapping[str, np.ndarray],
+                     metadata: Mapping[str, str] | None = None) -> None:
+    """Write a `.safetensors` file (with optional string `metadata`) atomically: a temp file in the
+    same folder, then rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        safetensors.numpy.save_file({k: np.ascontiguousarray(v) for k, v in state_dict.items()}, tmp)
+        safetensors.numpy.save_file({k: np.ascontiguousarray(v) for k, v in state_dict.items()}, tmp,
+                                    metadata=dict(metadata) if metadata else None)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -1,0 +1,102 @@
+"""Read and write official VideoFlexTok checkpoints without PyTorch.
+
+Two official layouts are read:
+- a `.safetensors` file written by the official `save_safetensors`: each top-level config key is
+  a metadata entry holding `str(value)`, which the official loader parses with YAML `safe_load`
+  after replacing `None` by `null` (so do we: data only, never executed);
+- a Hub folder (`config.json` beside `model.safetensors`), where `config.json` holds the model
+  config under `video_flex_tok` with the chunking settings, and the tensors are prefixed
+  `video_tokenizer.`.
+The VidTok stage's tensors (`vae.vidtok.*`) go to our own VidTok model; everything else must be
+exactly the encoder and decoder tensors the config implies, or the error lists what differs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import safetensors
+import yaml
+
+from vidtok_jax.checkpoints.state_dict import params_from_state_dict, save_safetensors, state_dict_from_params
+from vidtok_jax.errors import CheckpointError, ConfigError
+
+VAE_PREFIX = "vae.vidtok."
+HUB_PREFIX = "video_tokenizer."
+HUB_KEYS = ("chunk_size", "overlap_size_frames", "vae_video_sizes", "video_preprocess_args")
+
+
+def _parse_metadata(metadata: Mapping[str, str]) -> dict:
+    doc = {}
+    for key, text in metadata.items():
+        try:
+            doc[key] = yaml.safe_load(text.replace("None", "null"))
+        except yaml.YAMLError as err:
+            raise CheckpointError(f"metadata entry {key!r} is not a readable config value: {err}") from err
+    return doc
+
+
+def read_flextok_file(path: str | Path) -> tuple[dict, dict[str, np.ndarray], dict]:
+    """`(config, tensors, hub_settings)` of an official VideoFlexTok file (see module docstring)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"VideoFlexTok checkpoint not found: {path}")
+    try:
+        with safetensors.safe_open(str(path), framework="numpy") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as err:  # safetensors raises its own untyped errors on corrupt files
+        raise CheckpointError(f"{path} is not a readable .safetensors file ({err}); it may be truncated: "
+                              "download it again") from err
+    hub: dict = {}
+    if "_target_" in metadata:
+        doc = _parse_metadata(metadata)
+    elif (path.parent / "config.json").is_file():
+        try:
+            doc = json.loads((path.parent / "config.json").read_text())
+        except json.JSONDecodeError as err:
+            raise CheckpointError(f"{path.parent / 'config.json'} is not valid JSON: {err}") from err
+        if isinstance(doc, Mapping) and "video_flex_tok" in doc:
+            hub = {key: doc[key] for key in HUB_KEYS if key in doc}
+            doc = doc["video_flex_tok"]
+    else:
+        raise CheckpointError(f"{path} holds no VideoFlexTok config: neither a `_target_` in its safetensors "
+                              "metadata nor a config.json beside it (is it a VideoFlexTok file?)")
+    if tensors and all(key.startswith(HUB_PREFIX) for key in tensors):
+        tensors = {key[len(HUB_PREFIX):]: value for key, value in tensors.items()}
+    return doc, tensors, hub
+
+
+def split_state(tensors: Mapping[str, np.ndarray], template: Mapping, source: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """`(flextok_params, vidtok_state_dict)`: our parameters from the encoder/decoder tensors, and the
+    VidTok stage's tensors with their `vae.vidtok.` prefix removed (empty if the file has none)."""
+    params, extras = params_from_state_dict(template, tensors, source=source)
+    vidtok = {key[len(VAE_PREFIX):]: value for key, value in extras.items() if key.startswith(VAE_PREFIX)}
+    unexpected = sorted(key for key in extras if not key.startswith(VAE_PREFIX))
+    if unexpected:
+        shown = "; ".join(unexpected[:12]) + (f"; ... ({len(unexpected) - 12} more)" if len(unexpected) > 12 else "")
+        raise CheckpointError(f"{source}: {len(unexpected)} unexpected tensors outside encoder, decoder and "
+                              f"vae.vidtok: {shown}")
+    return params, vidtok
+
+
+def config_metadata(config: Mapping[str, Any]) -> dict[str, str]:
+    """The official metadata of a config: one `str(value)` entry per top-level key."""
+    metadata = {key: str(value) for key, value in config.items()}
+    try:
+        if _parse_metadata(metadata) != dict(config):
+            raise ConfigError("this config does not survive the official metadata round trip")
+    except CheckpointError as err:
+        raise ConfigError(f"this config cannot be written as official metadata: {err}") from err
+    return metadata
+
+
+def write_flextok_file(path: str | Path, config: Mapping[str, Any], params: Mapping,
+                       vidtok_state: Mapping[str, np.ndarray] | None = None) -> None:
+    """Write an official-format `.safetensors` file (config in the metadata), atomically."""
+    state = state_dict_from_params(params)
+    state.update({VAE_PREFIX + key: value for key, value in (vidtok_state or {}).items()})
+    save_safetensors(path, state, metadata=config_metadata(config))

@@ -1,0 +1,444 @@
+"""VideoFlexTok configs: the official Hydra config read as data into typed dataclasses.
+
+An official VideoFlexTok file carries its config as a Hydra tree of `_target_` entries naming the
+official modules (`videoflextok.model...PatchEmbedder` and so on). Nothing in it is executed:
+`flextok_config_from_dict` walks the tree, accepts only the official module names that this
+port implements, checks every argument name against the official constructor, and refuses
+anything else with a `ConfigError` naming the key. The names of the modules in the official
+`module_dict`s are kept: they are the parameter names, so a released state dict maps onto our
+Flax parameters one to one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+from vidtok_jax.errors import ConfigError
+
+_PREFIX = "videoflextok."
+TOP_TARGETS = ("videoflextok.wrappers.VideoFlexTok", "videoflextok.resamplers.video_wrappers.VideoFlowMatchingResampler")
+VIDTOK_IDS = {"vidtok_kl_causal_488_16chn": "vidtok_kl_causal_488_16chn"}  # official id -> bundled config
+
+# Official constructor arguments of every module this port reads (keys other than `_target_`).
+_ARGS = {
+    "model.utils.wrappers.SequentialModuleDictWrapper": {"module_dict"},
+    "model.utils.dict_ops.PerSampleOp": {"read_key", "write_key", "per_sample_op"},
+    "model.preprocessors.patching.PatchEmbedder": {
+        "input_tensor_list_read_key", "patches_list_write_key", "n_patches_write_key", "patch_sizes",
+        "channels_in", "dim", "flatten_patches", "weight_init_style"},
+    "model.utils.posembs.PositionalEmbeddingAdder": {
+        "read_key", "write_key", "dim", "max_sizes", "posemb_type", "posemb_scaling", "posemb_write_key"},
+    "model.preprocessors.registers.RegistersTemporal2D": {
+        "input_tensor_list_read_key", "register_sizes_read_write_key", "registers_write_key", "dim", "t_max",
+        "n_min", "n_max", "n_eval", "size_sampling_mode", "ordering_mode", "extra_registers_write_key",
+        "extra_registers_dim"},
+    "model.preprocessors.flex_seq_packing.BlockWiseSequenceInterleavePacker": {
+        "input_list_read_keys", "packed_seq_write_key", "block_mask_write_key", "inner_packed_shapes_write_key",
+        "outer_packed_shapes_write_key", "mask_mode", "max_seq_len", "pad_to_multiple", "emb_packing_fn_write_key",
+        "per_subseq_embs", "compile_block_mask", "cross_timestep_attention_config", "repa_block_mask_write_key",
+        "repa_mask_mode", "repa_patch_index"},
+    "model.trunks.transformers.FlexTransformer": {
+        "input_seq_read_key", "output_seq_write_key", "dim", "depth", "head_dim", "mlp_ratio", "qkv_bias",
+        "proj_bias", "mlp_bias", "drop", "drop_path_rate", "act_layer", "norm_layer", "gated_mlp", "qk_norm",
+        "use_act_checkpoint", "weight_init_style", "zero_init_query_proj", "block_mask_read_key",
+        "score_mod_read_key", "adaLN_emb_read_key", "adaLN_packing_fn_read_key", "adaLN_expansion",
+        "rope_forward_read_key", "intermediate_layer_write_key", "intermediate_layers"},
+    "model.postprocessors.seq_unpacking.SequenceInterleavedUnpacker": {
+        "packed_seq_read_key", "inner_seq_write_keys", "inner_packed_shapes_read_key", "outer_packed_shapes_read_key"},
+    "model.postprocessors.heads.LinearHead": {
+        "read_key", "write_key", "dim", "dim_out", "use_mup_readout", "weight_init_style", "norm_layer",
+        "dtype_override", "adaLN_emb_read_key", "adaLN_packing_fn_read_key", "adaLN_bias", "proj_bias"},
+    "model.postprocessors.heads.ToPatchesLinearHead": {
+        "read_key", "write_key", "dim", "channels_out", "patch_sizes", "use_mup_readout", "weight_init_style",
+        "norm_layer", "dtype_override", "adaLN_emb_read_key", "adaLN_packing_fn_read_key", "adaLN_bias", "proj_bias"},
+    "model.preprocessors.linear.LinearLayer": {
+        "read_key", "write_key", "dim_in", "dim", "weight_init_style", "dtype_override", "proj_bias"},
+    "model.preprocessors.token_dropout.MaskedNestedDropout": {
+        "read_write_key", "dim", "eval_keep_k_read_key", "train_keep_k_write_key", "size_sampling_mode", "zipf_a"},
+    "model.preprocessors.token_dropout.MaskedPrefixDropout": {
+        "read_write_key", "dim", "prefix_len_read_key", "eval_prefix_len_read_key"},
+    "model.preprocessors.nullcond.LearnedNullCond": {
+        "read_write_key", "dim", "eval_drop_flag_read_key", "dropout_prob", "replace_with_single_token"},
+    "model.preprocessors.time_embedding.TimestepEmbedder": {
+        "timesteps_read_key", "time_embedding_write_key", "dim", "frequency_embedding_size", "weight_init_style",
+        "max_timestep", "temb_as_tokens"},
+    "regularizers.quantize_fsq.FSQ": {
+        "latents_read_key", "quants_write_key", "tokens_write_key", "levels", "drop_quant_p", "corrupt_tokens_p",
+        "min_corrupt_tokens_p", "apply_corrupt_tokens_p", "packed_call"},
+    "compressors.vidtok.VidTokVAE": {
+        "images_read_key", "vae_latents_read_key", "vae_latents_write_key", "images_reconst_write_key",
+        "tokenizer_id", "compile", "chunk_size", "force_vae_encode"},
+    "flow_matching.pipelines.VideoMinRFPipeline": {
+        "_partial_", "noise_read_key", "target_sizes_read_key", "latents_read_key", "timesteps_read_key",
+        "noised_videos_read_key", "reconst_write_key", "out_channels", "zero_noise", "cond_vae_latents_key"},
+    "flow_matching.noise_modules.MinRFNoiseModule": {
+        "clean_images_read_key", "noised_images_write_key", "timesteps_write_key", "sigmas_write_key", "ln",
+        "stratisfied", "mode_scale", "noise_write_key", "noise_read_key"},
+    "flow_matching.noise_modules.PrefixMinRFNoiseModule": {
+        "clean_images_read_key", "noised_images_write_key", "timesteps_write_key", "sigmas_write_key", "ln",
+        "stratisfied", "mode_scale", "noise_write_key", "noise_read_key", "prefix_len", "keep_prefix_prob",
+        "loss_mask_write_key", "prefix_len_write_key", "cond_sigma_range", "cond_noise_prob"},
+}
+_TOP_KEYS = {"_target_", "vae", "encoder", "decoder", "regularizer", "flow_matching_noise_module", "pipeline"}
+_POSEMB_TYPES = ("learnable_sum", "learnable_prod", "sincos")
+MASK_MODES = ("full", "causal", "time_block_causal", "time_block_causal_last")
+_CHANNEL_OPS = ("videoflextok.model.utils.dict_ops.channels_first_to_last",
+                "videoflextok.model.utils.dict_ops.channels_last_to_first")
+
+
+@dataclasses.dataclass(frozen=True)
+class PosembConfig:
+    """A positional-embedding adder: the sum (or product) of one learned table per axis, or 2-D sin-cos."""
+
+    name: str
+    kind: str
+    max_sizes: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrunkConfig:
+    """A pre-norm transformer trunk (optionally adaLN-modulated) and its attention mask mode."""
+
+    name: str
+    dim: int
+    depth: int
+    head_dim: int
+    mlp_hidden: int
+    gated_mlp: bool
+    qk_norm: bool
+    qkv_bias: bool
+    proj_bias: bool
+    mlp_bias: bool
+    mask_mode: str
+    adaln_expansion: int = 0  # 0: no adaLN (encoder); else one modulation per packed sub-sequence
+
+    @property
+    def num_heads(self) -> int:
+        return self.dim // self.head_dim
+
+
+@dataclasses.dataclass(frozen=True)
+class PatchConfig:
+    name: str
+    patch_sizes: tuple[int, int, int]
+    channels_in: int
+    dim: int
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderConfig:
+    patch: PatchConfig
+    posemb: PosembConfig
+    registers_name: str
+    t_max: int
+    num_registers: int        # registers per latent frame at inference (n_eval, default n_max)
+    max_registers: int        # n_max: size of the learned register table
+    trunk: TrunkConfig
+    head_name: str
+    head_bias: bool
+    code_dim: int
+
+
+@dataclasses.dataclass(frozen=True)
+class DecoderConfig:
+    from_codes_name: str
+    from_codes_bias: bool
+    register_posemb: PosembConfig | None
+    nested_dropout_name: str
+    keep_k_sampling: str
+    prefix_masking_name: str | None
+    nullcond_name: str
+    nullcond_dropout: float
+    patch: PatchConfig
+    posemb: PosembConfig
+    time_embedder_name: str
+    frequency_size: int
+    max_timestep: float
+    trunk: TrunkConfig
+    head_name: str
+    head_adaln: bool
+    head_adaln_bias: bool
+    head_bias: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class FlexTokConfig:
+    """A whole VideoFlexTok: VidTok stage, encoder, FSQ, flow decoder, sampler and training knobs."""
+
+    vidtok_id: str
+    encoder: EncoderConfig
+    decoder: DecoderConfig
+    levels: tuple[int, ...]
+    zero_noise: bool
+    noise_module: Mapping[str, Any] | None
+    raw: Mapping[str, Any]
+
+    @property
+    def latent_channels(self) -> int:
+        return self.encoder.patch.channels_in
+
+    @property
+    def num_registers(self) -> int:
+        return self.encoder.num_registers
+
+    @property
+    def codebook_size(self) -> int:
+        size = 1
+        for level in self.levels:
+            size *= level
+        return size
+
+
+def _short(target: Any, where: str) -> str:
+    if not isinstance(target, str) or not target.startswith(_PREFIX) or target[len(_PREFIX):] not in _ARGS:
+        raise ConfigError(f"{where}._target_ = {target!r} is not an official VideoFlexTok module this port "
+                          f"implements (refused: configs are data, nothing is executed)")
+    return target[len(_PREFIX):]
+
+
+def _module(spec: Any, where: str, expected: str | tuple[str, ...]) -> dict:
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{where} must be a mapping with a _target_, got {type(spec).__name__}")
+    short = _short(spec.get("_target_"), where)
+    wanted = (expected,) if isinstance(expected, str) else expected
+    if not any(short.endswith(e) for e in wanted):
+        raise ConfigError(f"{where} is a {short.rsplit('.', 1)[-1]}; this position needs a "
+                          f"{' or '.join(wanted)}")
+    unknown = sorted(set(spec) - _ARGS[short] - {"_target_"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} for {short.rsplit('.', 1)[-1]} "
+                          f"(known: {', '.join(sorted(_ARGS[short]))})")
+    return dict(spec)
+
+
+def _require(spec: Mapping, key: str, where: str) -> Any:
+    if spec.get(key) is None:
+        raise ConfigError(f"{where}.{key} is missing")
+    return spec[key]
+
+
+def _unsupported(where: str, key: str, value: Any, supported: str) -> ConfigError:
+    return ConfigError(f"{where}.{key} = {value!r} is not supported by this port ({supported})")
+
+
+def _check_default(spec: Mapping, where: str, defaults: Mapping[str, Any]) -> None:
+    for key, default in defaults.items():
+        if key in spec and spec[key] != default:
+            raise _unsupported(where, key, spec[key], f"only {default!r}, the official default")
+
+
+def _posemb(name: str, spec: Mapping, where: str, n_dim: int) -> PosembConfig:
+    kind = spec.get("posemb_type", "sincos")
+    if kind not in _POSEMB_TYPES:
+        raise _unsupported(where, "posemb_type", kind, ", ".join(_POSEMB_TYPES))
+    if spec.get("posemb_scaling", "absolute") != "absolute":
+        raise _unsupported(where, "posemb_scaling", spec["posemb_scaling"], "only 'absolute' cropping")
+    sizes = tuple(int(s) for s in _require(spec, "max_sizes", where))
+    if len(sizes) != n_dim:
+        raise ConfigError(f"{where}.max_sizes has {len(sizes)} entries; this position has {n_dim} axes")
+    if kind != "sincos" and len(set(sizes)) != 1:
+        raise ConfigError(f"{where}.max_sizes must all be equal for learnable posembs (official rule)")
+    if kind == "sincos" and n_dim != 2:
+        raise ConfigError(f"{where}: sin-cos posembs are 2-D only (official rule)")
+    return PosembConfig(name, kind, sizes)
+
+
+def _patch(name: str, spec: Mapping, where: str) -> PatchConfig:
+    sizes = tuple(int(s) for s in _require(spec, "patch_sizes", where))
+    if len(sizes) != 3:
+        raise ConfigError(f"{where}.patch_sizes must be [t, h, w]")
+    if spec.get("flatten_patches", True):
+        raise _unsupported(where, "flatten_patches", spec.get("flatten_patches", True), "patches stay [t, h, w]")
+    return PatchConfig(name, sizes, int(_require(spec, "channels_in", where)), int(_require(spec, "dim", where)))
+
+
+def _trunk(name: str, spec: Mapping, packer: Mapping, where: str, packer_where: str, adaln: bool) -> TrunkConfig:
+    _check_default(spec, where, {"act_layer": None, "norm_layer": None, "rope_forward_read_key": None,
+                                 "score_mod_read_key": None})
+    mode = packer.get("mask_mode", "full")
+    if mode not in MASK_MODES:
+        raise _unsupported(packer_where, "mask_mode", mode, ", ".join(MASK_MODES))
+    dim, head_dim = int(_require(spec, "dim", where)), int(spec.get("head_dim", 64))
+    if dim % head_dim:
+        raise ConfigError(f"{where}: dim {dim} is not a multiple of head_dim {head_dim}")
+    gated = bool(spec.get("gated_mlp", True))
+    hidden = int(dim * float(spec.get("mlp_ratio", 4.0)))
+    expansion = 0
+    if adaln:
+        if not spec.get("adaLN_emb_read_key"):
+            raise ConfigError(f"{where}.adaLN_emb_read_key is missing: the flow decoder needs the timestep")
+        if not packer.get("per_subseq_embs") or not packer.get("emb_packing_fn_write_key"):
+            raise _unsupported(packer_where, "per_subseq_embs", packer.get("per_subseq_embs"),
+                               "the decoder packs one adaLN embedding per sub-sequence (official: True)")
+        expansion = int(spec.get("adaLN_expansion", 1))
+        if expansion != len(packer["input_list_read_keys"]):
+            raise ConfigError(f"{where}.adaLN_expansion = {expansion} must equal the number of packed "
+                              f"sub-sequences ({len(packer['input_list_read_keys'])})")
+    elif spec.get("adaLN_emb_read_key"):
+        raise _unsupported(where, "adaLN_emb_read_key", spec["adaLN_emb_read_key"], "the encoder has no adaLN")
+    return TrunkConfig(
+        name=name, dim=dim, depth=int(spec.get("depth", 12)), head_dim=head_dim,
+        mlp_hidden=int(2 * hidden / 3) if gated else hidden, gated_mlp=gated, qk_norm=bool(spec.get("qk_norm", True)),
+        qkv_bias=bool(spec.get("qkv_bias", False)), proj_bias=bool(spec.get("proj_bias", False)),
+        mlp_bias=bool(spec.get("mlp_bias", False)), mask_mode=mode, adaln_expansion=expansion)
+
+
+def _steps(module_dict: Any, where: str, plan: list[tuple[str, str | tuple[str, ...], bool]]) -> dict[str, tuple[str, dict]]:
+    """Match an official `module_dict` against the order this port implements.
+
+    `plan` lists (role, official class name(s), required); returns role -> (module name, spec).
+    """
+    if not isinstance(module_dict, Mapping) or not module_dict:
+        raise ConfigError(f"{where}.module_dict must be a non-empty mapping of modules")
+    items = list(module_dict.items())
+    found, i = {}, 0
+    for role, expected, required in plan:
+        names = (expected,) if isinstance(expected, str) else expected
+        if i < len(items) and isinstance(items[i][1], Mapping):
+            target = str(items[i][1].get("_target_", ""))
+            if any(target.endswith("." + n) for n in names):
+                name, spec = items[i]
+                found[role] = (name, _module(spec, f"{where}.module_dict.{name}", names))
+                i += 1
+                continue
+        if required:
+            got = f"'{items[i][0]}'" if i < len(items) else "the end of the module list"
+            raise ConfigError(f"{where}.module_dict: expected a {' or '.join(names)} ({role}) at position {i + 1}, "
+                              f"found {got}; this port implements the official module order only")
+    if i < len(items):
+        name = items[i][0]
+        _short(items[i][1].get("_target_") if isinstance(items[i][1], Mapping) else None, f"{where}.module_dict.{name}")
+        raise ConfigError(f"{where}.module_dict.{name} is not expected at position {i + 1} "
+                          "(this port implements the official module order only)")
+    return found
+
+
+def _channel_op(spec: Mapping, where: str) -> None:
+    op = spec.get("per_sample_op")
+    if not isinstance(op, Mapping) or op.get("_target_") not in _CHANNEL_OPS:
+        raise _unsupported(where, "per_sample_op", op, "only the official channel moves")
+
+
+def _encoder(spec: Mapping) -> EncoderConfig:
+    where = "encoder"
+    spec = _module(spec, where, "SequentialModuleDictWrapper")
+    steps = _steps(spec.get("module_dict"), where, [
+        ("channels_last", "PerSampleOp", False), ("patch", "PatchEmbedder", True),
+        ("posemb", "PositionalEmbeddingAdder", True), ("registers", "RegistersTemporal2D", True),
+        ("packer", "BlockWiseSequenceInterleavePacker", True), ("trunk", "FlexTransformer", True),
+        ("unpacker", "SequenceInterleavedUnpacker", True), ("head", "LinearHead", True)])
+    name = lambda role: steps[role][0]  # noqa: E731
+    w = lambda role: f"{where}.module_dict.{name(role)}"  # noqa: E731
+    if "channels_last" in steps:
+        _channel_op(steps["channels_last"][1], w("channels_last"))
+    regs = steps["registers"][1]
+    if regs.get("ordering_mode", "nested") != "nested":
+        raise _unsupported(w("registers"), "ordering_mode", regs["ordering_mode"], "only 'nested'")
+    if regs.get("extra_registers_write_key"):
+        raise _unsupported(w("registers"), "extra_registers_write_key", regs["extra_registers_write_key"], "none")
+    n_max = int(_require(regs, "n_max", w("registers")))
+    head = steps["head"][1]
+    _check_default(head, w("head"), {"use_mup_readout": False, "norm_layer": None, "adaLN_emb_read_key": None})
+    packer = steps["packer"][1]
+    _check_packer_order(packer, steps["patch"][1], regs, w("packer"))
+    return EncoderConfig(
+        patch=_patch(name("patch"), steps["patch"][1], w("patch")),
+        posemb=_posemb(name("posemb"), steps["posemb"][1], w("posemb"), 3),
+        registers_name=name("registers"), t_max=int(_require(regs, "t_max", w("registers"))),
+        num_registers=int(regs.get("n_eval") or n_max), max_registers=n_max,
+        trunk=_trunk(name("trunk"), steps["trunk"][1], packer, w("trunk"), w("packer"), adaln=False),
+        head_name=name("head"), head_bias=bool(head.get("proj_bias", True)), code_dim=int(_require(head, "dim_out", w("head"))))
+
+
+def _check_packer_order(packer: Mapping, patch: Mapping, registers_or_key: Mapping | str, where: str) -> None:
+    """The packer must interleave [patches, registers] in that order (official layout)."""
+    keys = list(_require(packer, "input_list_read_keys", where))
+    regs_key = registers_or_key if isinstance(registers_or_key, str) else registers_or_key.get("registers_write_key")
+    if keys != [patch.get("patches_list_write_key"), regs_key]:
+        raise ConfigError(f"{where}.input_list_read_keys = {keys}: this port packs [patches, registers], "
+                          f"i.e. [{patch.get('patches_list_write_key')!r}, {regs_key!r}]")
+    if packer.get("repa_block_mask_write_key") or packer.get("cross_timestep_attention_config"):
+        raise _unsupported(where, "repa/cross_timestep options", "set", "none (training-only extras)")
+
+
+def _decoder(spec: Mapping) -> DecoderConfig:
+    where = "decoder"
+    spec = _module(spec, where, "SequentialModuleDictWrapper")
+    steps = _steps(spec.get("module_dict"), where, [
+        ("from_codes", "LinearLayer", True), ("register_posemb", "PositionalEmbeddingAdder", False),
+        ("nested_dropout", "MaskedNestedDropout", True), ("prefix", "MaskedPrefixDropout", False),
+        ("nullcond", "LearnedNullCond", True), ("channels_last", "PerSampleOp", False),
+        ("patch", "PatchEmbedder", True), ("posemb", "PositionalEmbeddingAdder", True),
+        ("time", "TimestepEmbedder", True), ("packer", "BlockWiseSequenceInterleavePacker", True),
+        ("trunk", "FlexTransformer", True), ("unpacker", "SequenceInterleavedUnpacker", True),
+        ("head", "ToPatchesLinearHead", True), ("channels_first", "PerSampleOp", False)])
+    name = lambda role: steps[role][0]  # noqa: E731
+    w = lambda role: f"{where}.module_dict.{name(role)}"  # noqa: E731
+    for role in ("channels_last", "channels_first"):
+        if role in steps:
+            _channel_op(steps[role][1], w(role))
+    null = steps["nullcond"][1]
+    _check_default(null, w("nullcond"), {"replace_with_single_token": False})
+    if null.get("eval_drop_flag_read_key", "eval_dropout_mask") != "eval_dropout_mask":
+        raise _unsupported(w("nullcond"), "eval_drop_flag_read_key", null["eval_drop_flag_read_key"],
+                           "the official pipeline sets 'eval_dropout_mask'")
+    head = steps["head"][1]
+    _check_default(head, w("head"), {"use_mup_readout": False, "norm_layer": None, "adaLN_packing_fn_read_key": None})
+    time = steps["time"][1]
+    _check_default(time, w("time"), {"temb_as_tokens": False})
+    patch = _patch(name("patch"), steps["patch"][1], w("patch"))
+    head_patches = tuple(int(s) for s in _require(head, "patch_sizes", w("head")))
+    if head_patches != patch.patch_sizes or int(_require(head, "channels_out", w("head"))) != patch.channels_in:
+        raise ConfigError(f"{w('head')}: patch_sizes/channels_out must match {w('patch')} "
+                          "(the decoder predicts the velocity of its input)")
+    packer = steps["packer"][1]
+    from_codes = steps["from_codes"][1]
+    _check_packer_order(packer, steps["patch"][1], str(from_codes.get("write_key")), w("packer"))
+    return DecoderConfig(
+        from_codes_name=name("from_codes"), from_codes_bias=bool(from_codes.get("proj_bias", True)),
+        register_posemb=(_posemb(name("register_posemb"), steps["register_posemb"][1], w("register_posemb"), 2)
+                         if "register_posemb" in steps else None),
+        nested_dropout_name=name("nested_dropout"),
+        keep_k_sampling=str(steps["nested_dropout"][1].get("size_sampling_mode", "uniform")),
+        prefix_masking_name=name("prefix") if "prefix" in steps else None,
+        nullcond_name=name("nullcond"), nullcond_dropout=float(null.get("dropout_prob", 0.0)),
+        patch=patch, posemb=_posemb(name("posemb"), steps["posemb"][1], w("posemb"), 3),
+        time_embedder_name=name("time"), frequency_size=int(time.get("frequency_embedding_size", 256)),
+        max_timestep=float(time.get("max_timestep", 1000.0)),
+        trunk=_trunk(name("trunk"), steps["trunk"][1], packer, w("trunk"), w("packer"), adaln=True),
+        head_name=name("head"), head_adaln=bool(head.get("adaLN_emb_read_key")),
+        head_adaln_bias=bool(head.get("adaLN_bias", True)), head_bias=bool(head.get("proj_bias", True)))
+
+
+def flextok_config_from_dict(doc: Any) -> FlexTokConfig:
+    """Validate an official VideoFlexTok Hydra config (a plain dict) and type it."""
+    if not isinstance(doc, Mapping):
+        raise ConfigError("a VideoFlexTok config must be a mapping")
+    if doc.get("_target_") not in TOP_TARGETS:
+        raise ConfigError(f"_target_ = {doc.get('_target_')!r} is not a VideoFlexTok model "
+                          f"(expected one of {', '.join(TOP_TARGETS)})")
+    unknown = sorted(set(doc) - _TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)} (known: {', '.join(sorted(_TOP_KEYS))})")
+    for key in ("vae", "encoder", "decoder", "regularizer", "pipeline"):
+        _require(doc, key, "config")
+    vae = _module(doc["vae"], "vae", "VidTokVAE")
+    vidtok_id = _require(vae, "tokenizer_id", "vae")
+    if vidtok_id not in VIDTOK_IDS:
+        raise _unsupported("vae", "tokenizer_id", vidtok_id, ", ".join(VIDTOK_IDS))
+    fsq = _module(doc["regularizer"], "regularizer", "FSQ")
+    pipeline = _module(doc["pipeline"], "pipeline", "VideoMinRFPipeline")
+    noise = doc.get("flow_matching_noise_module")
+    if noise is not None:
+        noise = _module(noise, "flow_matching_noise_module", ("MinRFNoiseModule", "PrefixMinRFNoiseModule"))
+    encoder, decoder = _encoder(doc["encoder"]), _decoder(doc["decoder"])
+    levels = tuple(int(level) for level in _require(fsq, "levels", "regularizer"))
+    if encoder.code_dim != len(levels):
+        raise ConfigError(f"encoder head dim_out {encoder.code_dim} must equal the number of FSQ levels {len(levels)}")
+    if decoder.patch.channels_in != encoder.patch.channels_in:
+        raise ConfigError("encoder and decoder patch embedders must read the same number of latent channels")
+    if encoder.num_registers > encoder.max_registers:
+        raise ConfigError(f"encoder registers: n_eval {encoder.num_registers} > n_max {encoder.max_registers}")
+    return FlexTokConfig(vidtok_id=VIDTOK_IDS[vidtok_id], encoder=encoder, decoder=decoder, levels=levels,
+                         zero_noise=bool(pipeline.get("zero_noise", False)), noise_module=noise, raw=doc)

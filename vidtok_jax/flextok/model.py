@@ -1,0 +1,373 @@
+"""The public VideoFlexTok: load an official file, tokenize videos or latents, detokenize any prefix.
+
+    flex = vt.load_videoflextok("videoflextok_d18_d28.safetensors")
+    ids = flex.tokenize(video)                       # [B, T, H, W, 3] in [-1, 1] -> int32 [B, t, R]
+    video = flex.detokenize(ids, keep=16, key=jax.random.key(0), steps=30, guidance_scale=20.0,
+                            apg=dict(eta=0.0, momentum=0.0, norm_threshold=0.6))
+
+Videos go through VidTok (`vidtok_kl_causal_488_16chn`) in 17-frame chunks that overlap by one
+frame, as the official chunk wrapper does: a video has 17 + 16k frames; later chunks drop the
+overlap frame's tokens (`5 + 4k` latent frames of tokens in all); when decoding, each later
+chunk is conditioned on the previous decoded chunk's last frame. The latent-level methods work
+on one clip of VidTok latents and are pure jitted functions: every `keep` runs one compiled
+program (the mask token replaces registers >= k, as the official `num_keep_tokens_list`), while
+`ids[..., :k]` with `keep=None` is the official truncation path, a different computation.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vidtok_jax.checkpoints.state_dict import params_from_state_dict, state_dict_from_params
+from vidtok_jax.config import RegularizerConfig, load_model_config
+from vidtok_jax.errors import ConfigError, InputError
+from vidtok_jax.flextok.checkpoint import read_flextok_file, split_state, write_flextok_file
+from vidtok_jax.flextok.config import FlexTokConfig, flextok_config_from_dict
+from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
+from vidtok_jax.flextok.sampler import Guidance, sample
+from vidtok_jax.quantizers import FSQ
+from vidtok_jax.tokenizer import Tokenizer, param_shapes
+
+CHUNK_FRAMES, OVERLAP_FRAMES = 17, 1  # the official chunk wrapper's defaults
+APG_KEYS = ("eta", "momentum", "norm_threshold")
+
+
+@functools.lru_cache(maxsize=None)
+def _encode_fn(encoder: FlexEncoder):
+    return jax.jit(lambda params, z: encoder.apply({"params": params}, z))
+
+
+@functools.lru_cache(maxsize=None)
+def _velocity_fn(decoder: FlexDecoder):
+    return jax.jit(lambda params, codes, x, t, keep, prefix, null: decoder.apply(
+        {"params": params}, codes, x, t, keep, prefix, null))
+
+
+@functools.lru_cache(maxsize=None)
+def _sample_fn(decoder: FlexDecoder):
+    def run(params, codes, noise, keep, prefix, cond, steps, guidance):
+        def velocity(x, t, null):
+            copies = x.shape[0] // codes.shape[0]
+            tile = lambda a: jnp.concatenate([a] * copies)  # noqa: E731
+            return decoder.apply({"params": params}, tile(codes), x, t, tile(keep), tile(prefix), null)
+        return sample(velocity, noise, steps, guidance, cond)
+    return jax.jit(run, static_argnames=("steps", "guidance"))
+
+
+def guidance_from(guidance_scale: float, apg: Mapping[str, float] | None) -> Guidance:
+    """The sampler's guidance from the public knobs (`apg=None`: plain CFG)."""
+    if apg is None:
+        return Guidance(scale=float(guidance_scale))
+    unknown = sorted(set(apg) - set(APG_KEYS))
+    if unknown:
+        raise InputError(f"unknown apg option(s) {', '.join(unknown)}; known: {', '.join(APG_KEYS)}")
+    return Guidance(scale=float(guidance_scale), apg=True, **{k: float(v) for k, v in apg.items()})
+
+
+class VideoFlexTok:
+    """A VideoFlexTok model with its parameters. Build it with `load_videoflextok`."""
+
+    def __init__(self, config: FlexTokConfig, params: Mapping, *, vidtok: Tokenizer | None = None,
+                 dtype: Any = jnp.float32, hub: Mapping[str, Any] | None = None):
+        self.config = config
+        self.params = {"encoder": params["encoder"], "decoder": params["decoder"]}
+        self.vidtok = vidtok
+        self.dtype = dtype
+        self.encoder = FlexEncoder(config.encoder, dtype)
+        self.decoder = FlexDecoder(config.decoder, dtype)
+        self.fsq = FSQ(RegularizerConfig(kind="fsq", levels=config.levels))
+        hub = dict(hub or {})
+        self.chunk_frames = int(hub.get("chunk_size", CHUNK_FRAMES))
+        self.overlap_frames = int(hub.get("overlap_size_frames", OVERLAP_FRAMES))
+        sizes = hub.get("vae_video_sizes")
+        self.latent_size = tuple(int(s) for s in sizes[1:]) if sizes else None
+
+    def __repr__(self) -> str:
+        e, d = self.config.encoder, self.config.decoder
+        return (f"VideoFlexTok(R={self.num_registers} tokens/latent frame, codebook {self.codebook_size}, "
+                f"encoder d{e.trunk.depth}x{e.trunk.dim}, decoder d{d.trunk.depth}x{d.trunk.dim}, "
+                f"VidTok stage {'loaded' if self.vidtok else 'absent (latents only)'})")
+
+    @property
+    def num_registers(self) -> int:
+        return self.config.num_registers
+
+    @property
+    def codebook_size(self) -> int:
+        return self.config.codebook_size
+
+    # ---- latent level: one clip of VidTok latents [B, t, h, w, C] ----
+
+    def encode_latents(self, z) -> jax.Array:
+        """Encoder register values before FSQ, float32 `[B, t, R, code_dim]`."""
+        return _encode_fn(self.encoder)(self.params["encoder"], self.check_latents(z))
+
+    def quantize(self, values) -> tuple[jax.Array, jax.Array]:
+        """FSQ codes in [-1, 1] and their int32 ids from encoder values `[..., code_dim]`."""
+        codes = self.fsq.quantize(values)
+        return codes, self.fsq.codes_to_indices(codes)
+
+    def tokenize_latents(self, z) -> jax.Array:
+        """Token ids, int32 `[B, t, R]`, of VidTok latents `[B, t, h, w, C]` (channels-last)."""
+        return self.quantize(self.encode_latents(z))[1]
+
+    def codes(self, ids) -> jax.Array:
+        """The FSQ codes `[B, t, r, code_dim]` of token ids `[B, t, r]`."""
+        return self.fsq.indices_to_codes(self.check_ids(ids))
+
+    def velocity(self, ids, noisy, t, *, keep: int | Sequence[int] | None = None, null: bool | Sequence[bool] = False,
+                 prefix: int | Sequence[int] = 0) -> jax.Array:
+        """One decoder call: the velocity `[B, t, h, w, C]` of `noisy` latents at flow times `t` (scalar or `[B]`).
+
+        `keep` masks registers >= k; `null` runs the unconditional (null-condition) pass; `prefix`
+        masks the registers of that many leading latent frames (the conditioning frames).
+        """
+        ids = self.check_ids(ids)
+        noisy = self.check_latents(noisy, frames=ids.shape[1])
+        b = ids.shape[0]
+        times = jnp.broadcast_to(jnp.asarray(t, jnp.float32), (b,))
+        if not isinstance(times, jax.core.Tracer) and not bool(jnp.all((times >= 0) & (times <= 1))):
+            raise InputError(f"flow times must lie in [0, 1], got {np.asarray(times).tolist()}")
+        return _velocity_fn(self.decoder)(
+            self.params["decoder"], self.codes(ids), noisy, times, self._keep(keep, ids),
+            self._per_sample(prefix, b, "prefix", 0, ids.shape[1]), jnp.broadcast_to(jnp.asarray(null, bool), (b,)))
+
+    def detokenize_latents(self, ids, *, noise=None, key: jax.Array | None = None, latent_size=None, steps: int = 30,
+                           keep: int | Sequence[int] | None = None, guidance_scale: float = 1.0,
+                           apg: Mapping[str, float] | None = None, cond_latents=None) -> jax.Array:
+        """Sample VidTok latents `[B, t, h, w, C]` from token ids `[B, t, r]` with the rectified-flow decoder.
+
+        The start noise is `noise` (`[B, t, h, w, C]`) or drawn from `key` at `latent_size=(h, w)`.
+        `guidance_scale` 1 runs no unconditional pass; otherwise `apg=None` is plain CFG and
+        `apg=dict(eta=, momentum=, norm_threshold=)` is adaptive projected guidance.
+        `cond_latents` `[B, P, h, w, C]` fixes the first P latent frames (the official chunked decoder's
+        conditioning: their registers are masked as the official decode does).
+        """
+        ids = self.check_ids(ids)
+        noise = self._start_noise(ids, noise, key, latent_size)
+        if cond_latents is not None:
+            cond_latents = self.check_latents(cond_latents)
+            if cond_latents.shape[0] != ids.shape[0] or cond_latents.shape[2:] != noise.shape[2:] \
+                    or cond_latents.shape[1] > ids.shape[1]:
+                raise InputError(f"cond_latents {tuple(cond_latents.shape)} must be [B, P, h, w, C] with B, h, w, C "
+                                 f"of the output {tuple(noise.shape)} and P <= {ids.shape[1]} frames")
+        if int(steps) < 1:
+            raise InputError(f"steps must be >= 1, got {steps}")
+        prefix = self._per_sample(0 if cond_latents is None else cond_latents.shape[1], ids.shape[0], "prefix", 0, ids.shape[1])
+        return _sample_fn(self.decoder)(self.params["decoder"], self.codes(ids), noise, self._keep(keep, ids), prefix,
+                                        cond_latents, steps=int(steps), guidance=guidance_from(guidance_scale, apg))
+
+    # ---- video level: VidTok + the official 17-frame chunking ----
+
+    def valid_frame_counts(self, near: int) -> tuple[int, int]:
+        """The valid frame counts (chunk + k·stride) just below and above `near`."""
+        stride = self.chunk_frames - self.overlap_frames
+        below = self.chunk_frames + max(0, (near - self.chunk_frames) // stride) * stride
+        return below, below + stride
+
+    def tokenize(self, video, *, key: jax.Array | None = None) -> jax.Array:
+        """Token ids int32 `[B, t, R]` of a video `[B, T, H, W, 3]` in [-1, 1], T = 17 + 16k.
+
+        VidTok gives the posterior mode of each chunk's latents; `key` samples the posterior as the
+        official VAE stage does.
+        """
+        vidtok = self._require_vidtok()
+        video = vidtok.check_video(video)
+        b, frames = video.shape[:2]
+        stride = self.chunk_frames - self.overlap_frames
+        if frames < self.chunk_frames or (frames - self.chunk_frames) % stride:
+            lo, hi = self.valid_frame_counts(frames)
+            raise InputError(f"VideoFlexTok tokenizes {self.chunk_frames} + {stride}k frames (chunks of "
+                             f"{self.chunk_frames} overlapping by {self.overlap_frames}), got {frames}: "
+                             f"use {lo} or {hi} frames" if frames >= self.chunk_frames else
+                             f"VideoFlexTok needs at least {self.chunk_frames} frames, got {frames}")
+        starts = range(0, frames - self.chunk_frames + 1, stride)
+        chunks = jnp.concatenate([video[:, s:s + self.chunk_frames] for s in starts])  # [(chunk, b), ...]
+        ids = self.tokenize_latents(vidtok.encode(chunks, key=key))
+        ids = ids.reshape(len(starts), b, *ids.shape[1:])
+        skip = self._overlap_latents()
+        return jnp.concatenate([ids[0]] + [ids[i, :, skip:] for i in range(1, len(starts))], axis=1)
+
+    def detokenize(self, ids, *, key: jax.Array, size: tuple[int, int] | None = None, steps: int = 30,
+                   keep: int | Sequence[int] | None = None, guidance_scale: float = 1.0,
+                   apg: Mapping[str, float] | None = None) -> jax.Array:
+        """A video `[B, T, H, W, 3]` from token ids `[B, t, r]` (t = 5 + 4k), chunk by chunk as the official wrapper.
+
+        `size=(H, W)` in pixels (default: the checkpoint's own size, when its folder says it).
+        """
+        vidtok = self._require_vidtok()
+        ids = self.check_ids(ids)
+        per_chunk = self._latents_per_chunk()
+        skip = self._overlap_latents()
+        step = per_chunk - skip
+        t = ids.shape[1]
+        if t < per_chunk or (t - per_chunk) % step:
+            raise InputError(f"token ids of chunked videos have {per_chunk} + {step}k latent frames, got {t}")
+        factor = vidtok.config.spatial_factor
+        latent_size = None if size is None else self._latent_size_from_pixels(size, factor)
+        options = dict(steps=steps, keep=keep, guidance_scale=guidance_scale, apg=apg)
+        keys = jax.random.split(key, 1 + (t - per_chunk) // step)
+        z = self.detokenize_latents(ids[:, :per_chunk], key=keys[0], latent_size=latent_size, **options)
+        video = [vidtok.decode(z)]
+        for i, start in enumerate(range(per_chunk, t, step), start=1):
+            overlap = video[-1][:, -self.overlap_frames:]
+            cond = vidtok.encode(overlap)
+            chunk_ids = jnp.concatenate([self.tokenize_latents(cond), ids[:, start:start + step]], axis=1)
+            z = self.detokenize_latents(chunk_ids, key=keys[i], latent_size=cond.shape[2:4], cond_latents=cond, **options)
+            video.append(vidtok.decode(z)[:, self.overlap_frames:])
+        return jnp.concatenate(video, axis=1)
+
+    # ---- checks ----
+
+    def check_latents(self, z, *, frames: int | None = None) -> jax.Array:
+        """Validate VidTok latents `[B, t, h, w, C]` against the patch sizes and posemb tables."""
+        cfg = self.config
+        shape = tuple(np.shape(z))
+        c = cfg.latent_channels
+        if len(shape) != 5 or shape[-1] != c:
+            hint = " (channels-first? use jnp.moveaxis(z, 1, -1))" if len(shape) == 5 and shape[1] == c else ""
+            raise InputError(f"expected VidTok latents [B, t, h, w, {c}], got shape {shape}{hint}")
+        if frames is not None and shape[1] != frames:
+            raise InputError(f"latents have {shape[1]} frames but the token ids have {frames}")
+        patch, posemb = cfg.encoder.patch.patch_sizes, cfg.decoder.posemb.max_sizes
+        grid = [n // p for n, p in zip(shape[1:4], patch)]
+        if any(n % p for n, p in zip(shape[1:4], patch)):
+            raise InputError(f"latent grid {shape[1:4]} must be divisible by the patch sizes {patch}")
+        if any(g > m for g, m in zip(grid, posemb)) or grid[0] > cfg.encoder.t_max:
+            raise InputError(f"latent grid {shape[1:4]} is larger than this model's position tables allow "
+                             f"({min(posemb[0], cfg.encoder.t_max) * patch[0]}x{posemb[1] * patch[1]}x"
+                             f"{posemb[2] * patch[2]}): split long clips into chunks (tokenize() does)")
+        if not isinstance(z, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(jnp.asarray(z)))):
+            raise InputError("the latents contain NaN or Inf values")
+        return jnp.asarray(z, jnp.float32)
+
+    def check_ids(self, ids) -> jax.Array:
+        """Validate token ids `[B, t, r]`, r <= R, every id in [0, codebook_size)."""
+        shape = tuple(np.shape(ids))
+        dtype = getattr(ids, "dtype", np.asarray(ids).dtype)
+        if len(shape) != 3 or not jnp.issubdtype(dtype, jnp.integer):
+            raise InputError(f"expected integer token ids [B, t, r], got shape {shape} dtype {dtype}")
+        if not 1 <= shape[2] <= self.num_registers:
+            raise InputError(f"token ids have {shape[2]} tokens per latent frame; this model has 1..{self.num_registers}")
+        if not isinstance(ids, jax.core.Tracer):
+            lo, hi = int(jnp.min(ids)), int(jnp.max(ids))
+            if lo < 0 or hi >= self.codebook_size:
+                raise InputError(f"token ids must be in [0, {self.codebook_size - 1}], found values in [{lo}, {hi}]: "
+                                 "were they made by another model?")
+        return jnp.asarray(ids, jnp.int32)
+
+    def _keep(self, keep, ids) -> jax.Array:
+        return self._per_sample(ids.shape[2] if keep is None else keep, ids.shape[0], "keep", 1, ids.shape[2])
+
+    @staticmethod
+    def _per_sample(value, batch: int, name: str, low: int, high: int) -> jax.Array:
+        values = np.broadcast_to(np.asarray(value), (batch,)) if np.ndim(value) == 0 else np.asarray(value)
+        if values.shape != (batch,) or not np.issubdtype(values.dtype, np.integer):
+            raise InputError(f"{name} must be an int or {batch} ints (one per sample), got {value!r}")
+        if values.min() < low or values.max() > high:
+            raise InputError(f"{name} must be in [{low}, {high}], got {values.tolist()}")
+        return jnp.asarray(values, jnp.int32)
+
+    def _start_noise(self, ids, noise, key, latent_size) -> jax.Array:
+        b, t = ids.shape[:2]
+        c = self.config.latent_channels
+        if noise is not None:
+            return self.check_latents(noise, frames=t)
+        if key is None:
+            raise InputError("give the sampler's start: noise=[B, t, h, w, C] or key=jax.random.key(seed)")
+        latent_size = latent_size or self.latent_size
+        if latent_size is None:
+            raise InputError("token ids do not say the spatial size: give latent_size=(h, w) (or size=(H, W) pixels)")
+        shape = (b, t, *latent_size, c)
+        self.check_latents(jax.ShapeDtypeStruct(shape, jnp.float32), frames=t)
+        return jnp.zeros(shape, jnp.float32) if self.config.zero_noise else jax.random.normal(key, shape, jnp.float32)
+
+    def _latent_size_from_pixels(self, size, factor: int) -> tuple[int, int]:
+        h, w = (int(s) for s in size)
+        if h % factor or w % factor:
+            raise InputError(f"size {h}x{w} must be a multiple of VidTok's spatial factor {factor}")
+        return h // factor, w // factor
+
+    def _require_vidtok(self) -> Tokenizer:
+        if self.vidtok is None:
+            raise InputError("this VideoFlexTok has no VidTok stage (the file holds no vae.vidtok.* weights): use the "
+                             "latent methods, or load_videoflextok(path, vidtok=vt.load_tokenizer(...))")
+        return self.vidtok
+
+    def _latents_per_chunk(self) -> int:
+        f = self.vidtok.config.temporal_factor
+        return (self.chunk_frames - 1) // f + 1
+
+    def _overlap_latents(self) -> int:
+        f = self.vidtok.config.temporal_factor
+        return (self.overlap_frames - 1) // f + 1
+
+
+def _vidtok_stage(config: FlexTokConfig, state: Mapping[str, np.ndarray], source: str, vidtok: Tokenizer | None,
+                  dtype) -> Tokenizer | None:
+    if vidtok is not None:
+        if vidtok.config.decoder.z_channels != config.latent_channels:
+            raise ConfigError(f"the VidTok given has {vidtok.config.decoder.z_channels} latent channels; "
+                              f"this VideoFlexTok reads {config.latent_channels}")
+        return vidtok
+    if not state:
+        return None
+    cfg = load_model_config(config.vidtok_id)
+    params, _ = params_from_state_dict(param_shapes(cfg), state, source=f"{source} (vae.vidtok.*)")
+    return Tokenizer(cfg, jax.tree_util.tree_map(jnp.asarray, params), dtype=dtype)
+
+
+def flextok_param_shapes(config: FlexTokConfig) -> dict:
+    """The encoder and decoder parameter trees of a config, as shapes (nothing allocated)."""
+    return jax.eval_shape(lambda: init_flextok_params(config, jax.random.key(0)))
+
+
+def init_flextok_params(config: FlexTokConfig, key: jax.Array) -> dict:
+    """Freshly initialised encoder and decoder parameters."""
+    e, d = config.encoder, config.decoder
+    latents = jnp.zeros((1, *e.patch.patch_sizes, e.patch.channels_in), jnp.float32)
+    codes = jnp.zeros((1, 1, e.num_registers, e.code_dim), jnp.float32)
+    k_enc, k_dec = jax.random.split(key)
+    one = jnp.ones((1,), jnp.int32)
+    return {"encoder": FlexEncoder(e).init(k_enc, latents)["params"],
+            "decoder": FlexDecoder(d).init(k_dec, codes, latents, jnp.ones((1,)), one * e.num_registers, one * 0,
+                                           jnp.zeros((1,), bool))["params"]}
+
+
+def load_videoflextok(path: str | Path, *, vidtok: Tokenizer | None = None, dtype: Any = jnp.float32) -> VideoFlexTok:
+    """Load an official VideoFlexTok `.safetensors` file (config in its metadata, or a Hub folder's config.json).
+
+    The file's VidTok stage (`vae.vidtok.*`) is loaded into our exact VidTok; a file without it
+    gives a latent-only model unless `vidtok` (e.g. `vt.load_tokenizer("vidtok_kl_causal_488_16chn",
+    ckpt)`) is passed. `dtype=jnp.bfloat16` computes in bfloat16 with float32 parameters.
+    """
+    doc, tensors, hub = read_flextok_file(path)
+    try:
+        config = flextok_config_from_dict(doc)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    params, vidtok_state = split_state(tensors, flextok_param_shapes(config), str(path))
+    params = jax.tree_util.tree_map(jnp.asarray, params)
+    return VideoFlexTok(config, params, vidtok=_vidtok_stage(config, vidtok_state, str(path), vidtok, dtype),
+                        dtype=dtype, hub=hub)
+
+
+def random_videoflextok(config: Mapping[str, Any], *, seed: int = 0, vidtok: Tokenizer | None = None,
+                        dtype: Any = jnp.float32) -> VideoFlexTok:
+    """A randomly initialised VideoFlexTok of an official-format config dict (for benchmarks and training)."""
+    cfg = flextok_config_from_dict(config)
+    return VideoFlexTok(cfg, init_flextok_params(cfg, jax.random.key(seed)), vidtok=vidtok, dtype=dtype)
+
+
+def export_videoflextok(flex: VideoFlexTok, path: str | Path) -> None:
+    """Write `flex` in the official format: its Hydra config as metadata, the official tensor names."""
+    vidtok_state = None
+    if flex.vidtok is not None:
+        vidtok_state = state_dict_from_params(jax.device_get(flex.vidtok.params))
+    write_flextok_file(path, flex.config.raw, jax.device_get(flex.params), vidtok_state)
