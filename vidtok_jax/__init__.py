@@ -4,17 +4,20 @@
     tok = vt.load_tokenizer(config="vidtok_kl_causal_488_4chn", checkpoint="model.ckpt")
     z = tok.encode(video)        # video: float32 [B, T, H, W, 3] in [-1, 1]
     y = tok.decode(z)
+    flex = vt.load_videoflextok("videoflextok.safetensors")   # VideoFlexTok: coarse-to-fine tokens
 """
 
 from vidtok_jax.compilation_cache import enable_compilation_cache
 from vidtok_jax.config import ModelConfig, bundled_config_names, load_model_config
 from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
 from vidtok_jax.errors import CheckpointError, ConfigError, InputError, VidTokError
+from vidtok_jax.flextok import VideoFlexTok, export_videoflextok, load_videoflextok, random_videoflextok
 from vidtok_jax.tokenizer import Tokenizer, count_params, export_safetensors, load_tokenizer
 
 __all__ = [
-    "CheckpointError", "ConfigError", "InputError", "ModelConfig", "Tokenizer", "VidTokError",
-    "bundled_config_names", "count_params", "enable_compilation_cache", "export_safetensors", "load_model_config", "load_tokenizer",
+    "CheckpointError", "ConfigError", "InputError", "ModelConfig", "Tokenizer", "VidTokError", "VideoFlexTok",
+    "bundled_config_names", "count_params", "enable_compilation_cache", "export_safetensors", "export_videoflextok",
+    "load_model_config", "load_tokenizer", "load_videoflextok", "random_videoflextok",
     "use_memory_optimized_cpu_scheduler",
 ]
 __version__ = "0.1.0"
