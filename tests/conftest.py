@@ -1,8 +1,10 @@
-"""Shared fixtures: the official reference outputs in ../shared/vidtok_reference; XLA_FLAGS restored after each test."""
+"""Shared fixtures and helpers: the official reference outputs in ../shared/vidtok_reference, a PNG checker; XLA_FLAGS restored after each test."""
 
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -39,3 +41,20 @@ def channels_last(array: np.ndarray) -> np.ndarray:
 def rel_l2(actual, expected) -> float:
     actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
     return float(np.linalg.norm(actual - expected) / max(np.linalg.norm(expected), 1e-30))
+
+
+def read_png(path: Path) -> tuple[int, int]:
+    """(width, height) of an 8-bit RGB PNG, after checking its chunks' CRCs and its pixel data's length."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    position, chunks = 8, {}
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position:position + 4])
+        kind, body = data[position + 4:position + 8], data[position + 8:position + 8 + length]
+        assert struct.unpack(">I", data[position + 8 + length:position + 12 + length])[0] == zlib.crc32(kind + body)
+        chunks[kind] = chunks.get(kind, b"") + body
+        position += 12 + length
+    width, height, depth, color = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert (depth, color) == (8, 2) and b"IEND" in chunks
+    assert len(zlib.decompress(chunks[b"IDAT"])) == height * (1 + 3 * width)
+    return width, height

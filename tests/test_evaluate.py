@@ -5,13 +5,12 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.conftest import read_png
 from vidtok_jax.cli import main
 from vidtok_jax.cli.chunks import pad_end, regroup
 from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop, to_model_range
@@ -50,23 +49,6 @@ def make_videos(folder: Path, lengths: list[int]) -> Path:
     for number, length in enumerate(lengths):
         write_video(folder / f"clip{number}.mp4", moving_gradient(length), 30)
     return folder
-
-
-def read_png(path: Path) -> tuple[int, int]:
-    """(width, height) of an 8-bit RGB PNG, after checking its chunks' CRCs and its pixel data's length."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    position, chunks = 8, {}
-    while position < len(data):
-        (length,) = struct.unpack(">I", data[position:position + 4])
-        kind, body = data[position + 4:position + 8], data[position + 8:position + 8 + length]
-        assert struct.unpack(">I", data[position + 8 + length:position + 12 + length])[0] == zlib.crc32(kind + body)
-        chunks[kind] = chunks.get(kind, b"") + body
-        position += 12 + length
-    width, height, depth, color = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
-    assert (depth, color) == (8, 2) and b"IEND" in chunks
-    assert len(zlib.decompress(chunks[b"IDAT"])) == height * (1 + 3 * width)
-    return width, height
 
 
 def expected_metrics(path: Path) -> tuple[float, float]:

@@ -1,4 +1,4 @@
-"""The ``vidtok-jax`` command: reconstruct, encode, decode, info, encode-dir and evaluate.
+"""The ``vidtok-jax`` command: reconstruct, encode, decode, info, encode-dir, evaluate and demo.
 
 ``main(argv)`` returns the exit status: 0 on success, 1 for bad input (reported as one line
 ``vidtok-jax: error: ...`` on stderr, no traceback, no output file left behind), 2 for bad usage.
@@ -6,16 +6,15 @@
 
 import sys
 
-import numpy as np
-
 from vidtok_jax import __version__
 from vidtok_jax.compilation_cache import enable_compilation_cache_or_warn
+from vidtok_jax.cli.demo import DEMO_CLIP, check_output_folder, demo
 from vidtok_jax.cli.encode_dir import encode_dir
 from vidtok_jax.cli.evaluate import EvaluationOptions, evaluate
-from vidtok_jax.cli.frames import Preprocessing, open_video, to_output_frames
+from vidtok_jax.cli.frames import Preprocessing, open_video, side_by_side, to_output_frames
 from vidtok_jax.cli.info import print_info
 from vidtok_jax.cli.model import NONCAUSAL_CLIP_FRAMES, ModelOptions, decode_video, encode_video, load_model, reconstruct_video
-from vidtok_jax.cli.parser import DEFAULT_CONFIG, DEFAULT_EVAL_FPS, DEFAULT_EVAL_SIZE, build_parser
+from vidtok_jax.cli.parser import DEFAULT_CONFIG, DEFAULT_EVAL_FPS, DEFAULT_EVAL_SIZE, UsageError, build_parser
 from vidtok_jax.cli.tokens import (check_token_file_matches, load_token_file, model_metadata, save_token_file,
                                    video_metadata)
 from vidtok_jax.config import ModelConfig, bundled_config_names, load_model_config
@@ -24,10 +23,6 @@ from vidtok_jax.data.transforms import SpatialPadding
 from vidtok_jax.data.video import VideoWriter
 from vidtok_jax.default_model import with_default_weights
 from vidtok_jax.errors import InputError, VidTokError
-
-
-class UsageError(Exception):
-    """A combination of command-line options that cannot work; exit status 2."""
 
 
 def _model_choice(config: str | None, checkpoint: str | None) -> tuple[str, str | None]:
@@ -72,9 +67,7 @@ def run_reconstruct(args) -> int:
     written = 0
     with VideoWriter(args.output, source.fps) as writer:
         for inputs, outputs in reconstruct_video(tokenizer, source, options):
-            frames = to_output_frames(outputs, source.padding)
-            if args.side_by_side:
-                frames = np.concatenate([to_output_frames(inputs, source.padding), frames], axis=2)
+            frames = side_by_side(inputs, outputs, source.padding) if args.side_by_side else to_output_frames(outputs, source.padding)
             writer.write(frames)
             written += len(frames)
     print(f"wrote {args.output}: {written} frames at {source.fps:g} fps")
@@ -155,8 +148,16 @@ def run_evaluate(args) -> int:
     return evaluate(args.data, args.out, tokenizer=tokenizer, model=options, preprocessing=preprocessing, options=evaluation)
 
 
+def run_demo(args) -> int:
+    check_output_folder(args.output)
+    options, config, preprocessing = _setup(args)
+    source = open_video(DEMO_CLIP, preprocessing, config.spatial_factor)
+    tokenizer = load_model(options)
+    return demo(args.output, tokenizer=tokenizer, model=options, source=source)
+
+
 _COMMANDS = {"reconstruct": run_reconstruct, "encode": run_encode, "decode": run_decode, "info": run_info,
-             "encode-dir": run_encode_dir, "evaluate": run_evaluate}
+             "encode-dir": run_encode_dir, "evaluate": run_evaluate, "demo": run_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,8 @@ from typing import IO
 
 import numpy as np
 
+from vidtok_jax.train.png import png_bytes
+
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[IO[bytes]]:
@@ -40,3 +42,9 @@ def save_json(path: str | os.PathLike, document: dict) -> None:
     """Write ``document`` as indented UTF-8 JSON to ``path``, atomically."""
     with atomic_output(path) as file:
         file.write(json.dumps(document, indent=1, sort_keys=True).encode("utf-8"))
+
+
+def save_png(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write a uint8 RGB image ``[H, W, 3]`` as a PNG file at ``path``, atomically."""
+    with atomic_output(path) as file:
+        file.write(png_bytes(image))

@@ -23,18 +23,16 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from vidtok_jax.cli.atomic import atomic_output, save_json
+from vidtok_jax.cli.atomic import save_json, save_png
 from vidtok_jax.cli.chunks import pad_end, regroup
 from vidtok_jax.cli.encode_dir import failure_reason, list_sources, report_failures
-from vidtok_jax.cli.frames import Preprocessing, open_video
+from vidtok_jax.cli.frames import Preprocessing, joined_frames, open_video
 from vidtok_jax.cli.model import ModelOptions, reconstruct_video
 from vidtok_jax.cli.plots import comparison_grid, psnr_plot
-from vidtok_jax.data.transforms import remove_padding
-from vidtok_jax.errors import InputError, VidTokError
+from vidtok_jax.errors import VidTokError
 from vidtok_jax.metrics import frechet_distance, i3d_logits, lpips, psnr, ssim
 from vidtok_jax.metrics.fvd import MIN_FRAMES as FVD_MIN_FRAMES
 from vidtok_jax.tokenizer import Tokenizer
-from vidtok_jax.train.png import png_bytes
 
 METRICS_NAME = "metrics.json"
 METRICS_FORMAT = "vidtok-jax evaluation"
@@ -61,15 +59,10 @@ def _reconstruct(tokenizer: Tokenizer, path: str, preprocessing: Preprocessing, 
     """Input frames and their reconstruction clamped to [-1, 1], both ``[T, H, W, 3]`` without any --pad padding."""
     source = open_video(path, preprocessing, tokenizer.config.spatial_factor)
     if options.whole_video:
-        inputs, outputs = zip(*reconstruct_video(tokenizer, source, model))
-    else:
-        inputs = list(regroup(source.batches(), options.frames))
-        outputs = [np.asarray(tokenizer.reconstruct(_padded(clip, options.frames)[None], **model.tiling()))[0][:len(clip)]
-                   for clip in inputs]
-    if not inputs:
-        raise InputError(f"{path}: no frames")
-    inputs, outputs = np.concatenate(inputs), np.clip(np.concatenate(outputs), -1, 1)
-    return remove_padding(inputs, source.padding), remove_padding(outputs, source.padding)
+        return joined_frames(reconstruct_video(tokenizer, source, model), source)
+    clips = regroup(source.batches(), options.frames)
+    return joined_frames(((clip, np.asarray(tokenizer.reconstruct(_padded(clip, options.frames)[None], **model.tiling()))[0][:len(clip)])
+                          for clip in clips), source)
 
 
 def _fvd_windows(frames: np.ndarray, length: int) -> np.ndarray:
@@ -79,11 +72,6 @@ def _fvd_windows(frames: np.ndarray, length: int) -> np.ndarray:
 
 def _file_stem(number: int, name: str) -> str:
     return f"{number:03d}-" + re.sub(r"[^A-Za-z0-9._-]+", "_", name)
-
-
-def _write_png(path: str, image: np.ndarray) -> None:
-    with atomic_output(path) as file:
-        file.write(png_bytes(image))
 
 
 def _mean(values: list[float]) -> float | None:
@@ -137,8 +125,8 @@ def evaluate(data: str, out: str, *, tokenizer: Tokenizer, model: ModelOptions, 
             features.append(np.stack([i3d_logits(_fvd_windows(frames, options.frames)) for frames in (inputs, outputs)], axis=1))
         if number < options.max_pictures:
             stem = os.path.join(out, _file_stem(number, name))
-            _write_png(f"{stem}-frames.png", comparison_grid(inputs, outputs))
-            _write_png(f"{stem}-psnr.png", psnr_plot(per_frame["psnr"]))
+            save_png(f"{stem}-frames.png", comparison_grid(inputs, outputs))
+            save_png(f"{stem}-psnr.png", psnr_plot(per_frame["psnr"]))
     means = {metric: _mean([video[metric] for video in videos]) for metric in ("psnr", "ssim", "lpips")}
     fvd, fvd_note = _fvd(features, options)
     save_json(os.path.join(out, METRICS_NAME), {

@@ -7,7 +7,7 @@ the frames a few at a time. Decoding crops the padding off again with ``to_outpu
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,3 +80,18 @@ def open_video(path: str | os.PathLike, preprocessing: Preprocessing, spatial_fa
 def to_output_frames(frames: np.ndarray, padding: SpatialPadding) -> np.ndarray:
     """Decoded float frames ``[T, H, W, 3]`` to uint8 pixels with the padding cropped off."""
     return to_uint8(remove_padding(np.asarray(frames), padding))
+
+
+def side_by_side(inputs: np.ndarray, outputs: np.ndarray, padding: SpatialPadding = SpatialPadding(0, 0)) -> np.ndarray:
+    """Input frames left of their reconstruction: uint8 pixels ``[T, H, 2 W, 3]`` with the padding cropped off."""
+    return np.concatenate([to_output_frames(inputs, padding), to_output_frames(outputs, padding)], axis=2)
+
+
+def joined_frames(pairs: Iterable[tuple[np.ndarray, np.ndarray]], source: VideoSource) -> tuple[np.ndarray, np.ndarray]:
+    """Pieces (input frames, their reconstruction) of ``source`` as two float arrays ``[T, H, W, 3]``: the
+    reconstruction clamped to [-1, 1], the padding cropped off both."""
+    pieces = list(pairs)
+    if not pieces:
+        raise InputError(f"{source.path}: no frames")
+    inputs, outputs = (np.concatenate(side) for side in zip(*pieces))
+    return remove_padding(inputs, source.padding), remove_padding(np.clip(outputs, -1, 1), source.padding)

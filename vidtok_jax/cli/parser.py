@@ -9,6 +9,7 @@ DEFAULT_CONFIG = "vidtok_kl_causal_488_4chn"
 DEFAULT_SHARD_SIZE = 100
 DEFAULT_EVAL_SIZE = 256
 DEFAULT_EVAL_FPS = 30.0
+DEFAULT_DEMO_OUTPUT = "."
 
 DESCRIPTION = """\
 Tokenize and reconstruct videos with the VidTok tokenizers.
@@ -21,6 +22,7 @@ command-line usage."""
 
 EPILOG = """\
 examples:
+  vidtok-jax demo
   vidtok-jax reconstruct in.mp4 out.mp4 --size 128 --side-by-side
   vidtok-jax reconstruct in.mp4 out.mp4 --checkpoint vidtok_kl_causal_488_4chn.ckpt --size 256
   vidtok-jax encode in.mp4 tokens.npz --config vidtok_fsq_causal_488_32768 --checkpoint fsq.ckpt --pad
@@ -28,6 +30,10 @@ examples:
   vidtok-jax encode-dir videos/ tokens/ --config vidtok_fsq_causal_488_32768 --checkpoint fsq.ckpt --size 256
   vidtok-jax evaluate --checkpoint vidtok_kl_causal_488_4chn.ckpt --data videos/ --out evaluation/
   vidtok-jax info"""
+
+
+class UsageError(Exception):
+    """A combination of command-line options that cannot work; exit status 2."""
 
 
 def positive_int(text: str) -> int:
@@ -162,4 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-fvd", action="store_true", help="skip FVD (slow without an accelerator)")
     evaluate.add_argument("--max-pictures", type=non_negative_int, default=4, metavar="N",
                           help="write the PNG pictures of the first N videos (default: 4)")
+
+    demo = commands.add_parser(
+        "demo", parents=[model, video], help="reconstruct the bundled demo clip: side-by-side video, frame grid, PSNR",
+        description="Reconstruct the clip that ships with the package (65 frames of 224 x 128 at 12.5 fps from Big "
+                    "Buck Bunny, (c) Blender Foundation, CC BY 3.0; the bundled default model was trained on it) and "
+                    "write DIR/demo-side-by-side.mp4 (input left, reconstruction right) and DIR/demo-frames.png "
+                    "(input / reconstruction / error x4 at six frames, each headed by its frame number and PSNR); "
+                    "print the PSNR of every frame, their mean, and the mean of frames 2..N (causal models code "
+                    "frame 1 alone, as an image).")
+    demo.add_argument("--output", default=DEFAULT_DEMO_OUTPUT, metavar="DIR",
+                      help="existing folder to write into (default: the current folder)")
     return parser

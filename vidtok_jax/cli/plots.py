@@ -1,4 +1,5 @@
-"""Pictures of an evaluation as uint8 RGB arrays: input / reconstruction / error frame grids and per-frame PSNR plots.
+"""Pictures of an evaluation as uint8 RGB arrays: input / reconstruction / error frame grids (optionally captioned
+with frame numbers and PSNR) and per-frame PSNR plots.
 
 Drawn with numpy alone: a 3x5 pixel font for the numbers, axes, grid lines and a polyline.
 """
@@ -24,14 +25,25 @@ _CHAR_WIDTH = 4 * _FONT_SCALE  # glyph and a column of space
 
 _BACKGROUND, _INK, _GRID, _LINE = (255, 255, 255), (40, 40, 40), (225, 225, 225), (31, 119, 180)
 _MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_TOP, _MARGIN_BOTTOM = 56, 16, 24, 40
+_LINE_HEIGHT = 8 * _FONT_SCALE  # a glyph's 5 rows and 3 rows of space
+_CAPTION_PADDING = 3 * _FONT_SCALE
+CAPTION_HEIGHT = 2 * _LINE_HEIGHT + _CAPTION_PADDING  # two lines of text
 
 
-def comparison_grid(inputs: np.ndarray, reconstruction: np.ndarray, columns: int = GRID_COLUMNS) -> np.ndarray:
-    """Rows input / reconstruction / amplified absolute error of ``columns`` evenly spaced frames of ``[T, H, W, 3]`` in [-1, 1]."""
+def comparison_grid(inputs: np.ndarray, reconstruction: np.ndarray, columns: int = GRID_COLUMNS,
+                    psnr: np.ndarray | None = None) -> np.ndarray:
+    """Rows input / reconstruction / amplified absolute error of ``columns`` evenly spaced frames of ``[T, H, W, 3]`` in [-1, 1].
+
+    With ``psnr`` (one value per frame) a caption strip above the rows gives each column's frame
+    number (counted from 1) and PSNR.
+    """
     picked = np.unique(np.linspace(0, len(inputs) - 1, min(columns, len(inputs))).round().astype(int))
     a, b = inputs[picked], reconstruction[picked]
     error = np.clip(np.abs(a - b) / 2 * ERROR_GAIN, 0.0, 1.0) * 2 - 1
-    return frame_grid(a, b, error)
+    grid = frame_grid(a, b, error)
+    if psnr is None:
+        return grid
+    return np.concatenate([_captions([[f"frame {index + 1}", f"{psnr[index]:.2f} dB"] for index in picked], a.shape[2]), grid])
 
 
 def _draw_text(image: np.ndarray, text: str, top: int, left: int) -> None:
@@ -40,6 +52,17 @@ def _draw_text(image: np.ndarray, text: str, top: int, left: int) -> None:
         pixels = np.kron(glyph, np.ones((_FONT_SCALE, _FONT_SCALE), bool))
         x = left + position * _CHAR_WIDTH
         image[top:top + pixels.shape[0], x:x + pixels.shape[1]][pixels] = _INK
+
+
+def _captions(lines_per_column: list[list[str]], column_width: int) -> np.ndarray:
+    """A white strip ``[CAPTION_HEIGHT, columns · column_width, 3]`` with two lines of text at the left of each
+    column, cut to the column's width."""
+    strip = np.full((CAPTION_HEIGHT, len(lines_per_column) * column_width, 3), _BACKGROUND, np.uint8)
+    fitting = max(0, column_width - _CAPTION_PADDING) // _CHAR_WIDTH
+    for column, lines in enumerate(lines_per_column):
+        for row, line in enumerate(lines):
+            _draw_text(strip, line[:fitting], _CAPTION_PADDING + row * _LINE_HEIGHT, column * column_width + _CAPTION_PADDING)
+    return strip
 
 
 def _nice_step(span: float, max_ticks: int) -> float:
