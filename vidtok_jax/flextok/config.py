@@ -292,6 +292,8 @@ def _steps(module_dict: Any, where: str, plan: list[tuple[str, str | tuple[str, 
     if not isinstance(module_dict, Mapping) or not module_dict:
         raise ConfigError(f"{where}.module_dict must be a non-empty mapping of modules")
     items = list(module_dict.items())
+    for name, spec in items:
+        _short(spec.get("_target_") if isinstance(spec, Mapping) else None, f"{where}.module_dict.{name}")
     found, i = {}, 0
     for role, expected, required in plan:
         names = (expected,) if isinstance(expected, str) else expected
@@ -308,7 +310,6 @@ def _steps(module_dict: Any, where: str, plan: list[tuple[str, str | tuple[str, 
                               f"found {got}; this port implements the official module order only")
     if i < len(items):
         name = items[i][0]
-        _short(items[i][1].get("_target_") if isinstance(items[i][1], Mapping) else None, f"{where}.module_dict.{name}")
         raise ConfigError(f"{where}.module_dict.{name} is not expected at position {i + 1} "
                           "(this port implements the official module order only)")
     return found

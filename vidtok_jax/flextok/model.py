@@ -213,22 +213,27 @@ class VideoFlexTok:
         latent_size = None if size is None else self._latent_size_from_pixels(size, factor)
         options = dict(steps=steps, keep=keep, guidance_scale=guidance_scale, apg=apg)
         keys = jax.random.split(key, 1 + (t - per_chunk) // step)
+        decode = lambda z: vidtok.decode(z)[:, -self.chunk_frames:]  # noqa: E731  (v1.1 decodes padding frames too)
         z = self.detokenize_latents(ids[:, :per_chunk], key=keys[0], latent_size=latent_size, **options)
-        video = [vidtok.decode(z)]
+        video = [decode(z)]
         for i, start in enumerate(range(per_chunk, t, step), start=1):
-            overlap = video[-1][:, -self.overlap_frames:]
-            cond = vidtok.encode(overlap)
+            cond = vidtok.encode(video[-1][:, -self.overlap_frames:])
             chunk_ids = jnp.concatenate([self.tokenize_latents(cond), ids[:, start:start + step]], axis=1)
             z = self.detokenize_latents(chunk_ids, key=keys[i], latent_size=cond.shape[2:4], cond_latents=cond, **options)
-            video.append(vidtok.decode(z)[:, self.overlap_frames:])
+            video.append(decode(z)[:, self.overlap_frames:])
         return jnp.concatenate(video, axis=1)
 
     # ---- checks ----
 
     def check_latents(self, z, *, frames: int | None = None) -> jax.Array:
         """Validate VidTok latents `[B, t, h, w, C]` against the patch sizes and posemb tables."""
+        self._check_latent_shape(tuple(np.shape(z)), frames)
+        if not isinstance(z, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(jnp.asarray(z)))):
+            raise InputError("the latents contain NaN or Inf values")
+        return jnp.asarray(z, jnp.float32)
+
+    def _check_latent_shape(self, shape: tuple[int, ...], frames: int | None) -> None:
         cfg = self.config
-        shape = tuple(np.shape(z))
         c = cfg.latent_channels
         if len(shape) != 5 or shape[-1] != c:
             hint = " (channels-first? use jnp.moveaxis(z, 1, -1))" if len(shape) == 5 and shape[1] == c else ""
@@ -243,9 +248,6 @@ class VideoFlexTok:
             raise InputError(f"latent grid {shape[1:4]} is larger than this model's position tables allow "
                              f"({min(posemb[0], cfg.encoder.t_max) * patch[0]}x{posemb[1] * patch[1]}x"
                              f"{posemb[2] * patch[2]}): split long clips into chunks (tokenize() does)")
-        if not isinstance(z, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(jnp.asarray(z)))):
-            raise InputError("the latents contain NaN or Inf values")
-        return jnp.asarray(z, jnp.float32)
 
     def check_ids(self, ids) -> jax.Array:
         """Validate token ids `[B, t, r]`, r <= R, every id in [0, codebook_size)."""
@@ -285,7 +287,7 @@ class VideoFlexTok:
         if latent_size is None:
             raise InputError("token ids do not say the spatial size: give latent_size=(h, w) (or size=(H, W) pixels)")
         shape = (b, t, *latent_size, c)
-        self.check_latents(jax.ShapeDtypeStruct(shape, jnp.float32), frames=t)
+        self._check_latent_shape(shape, t)
         return jnp.zeros(shape, jnp.float32) if self.config.zero_noise else jax.random.normal(key, shape, jnp.float32)
 
     def _latent_size_from_pixels(self, size, factor: int) -> tuple[int, int]:
