@@ -1,0 +1,102 @@
+"""Benchmark VideoFlexTok: tokenize and detokenize throughput against k and sampler steps, and peak memory.
+
+    python benchmarks/bench_videoflextok.py                                   # small model, CPU
+    python benchmarks/bench_videoflextok.py --model d18_d28 --latent 5x32x32 --dtype bfloat16 --steps 30 --keep 256
+
+Random weights in an official-layout config (`small`: 4+4 layers of width 128, 64 registers per
+latent frame; `d18_d18_k600` / `d18_d28`: the released shapes as the paper names them). Timing
+is on VidTok latents (one 17-frame clip = 5 latent frames), after compilation, median of
+`--repeat` runs; detokenize uses APG guidance (two decoder passes per step), as the official
+notebook. Every k runs the same compiled program, so k changes no time or memory: the k rows
+show it. Peak memory is the device's peak allocation where the backend reports it (GPU), else
+the process's peak resident memory. Prints a table and writes benchmarks/results/bench_videoflextok.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+import vidtok_jax as vt
+from vidtok_jax.flextok.presets import RELEASED_SHAPES, flextok_hydra_config
+
+RESULTS = Path(__file__).resolve().parent / "results" / "bench_videoflextok.json"
+MODELS = {"small": dict(enc_dim=128, enc_depth=4, dec_dim=128, dec_depth=4, registers=64, patch=(1, 2, 2)),
+          **RELEASED_SHAPES}
+
+
+def peak_memory_gb() -> tuple[float, str]:
+    stats = jax.devices()[0].memory_stats() or {}
+    if "peak_bytes_in_use" in stats:
+        return stats["peak_bytes_in_use"] / 2**30, "device peak"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "process peak RSS"
+
+
+def timed(fn, repeat: int) -> tuple[float, float]:
+    """(compile + first run seconds, median seconds of `repeat` later runs)."""
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    first = time.perf_counter() - start
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        jax.block_until_ready(fn())
+        runs.append(time.perf_counter() - start)
+    return first, statistics.median(runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=sorted(MODELS), default="small")
+    parser.add_argument("--latent", default="5x16x16", help="latent grid TxHxW of one clip (5x16x16 = 17x128x128 pixels)")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    parser.add_argument("--steps", default="4,16", help="comma-separated sampler step counts")
+    parser.add_argument("--keep", default="1,16,64", help="comma-separated k (tokens kept per latent frame)")
+    parser.add_argument("--guidance", type=float, default=20.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    shape = MODELS[args.model]
+    config = flextok_hydra_config(**shape, head_dim=64, posemb_max=32)
+    flex = vt.random_videoflextok(config, dtype=getattr(jnp, args.dtype))
+    t, h, w = (int(s) for s in args.latent.split("x"))
+    z = jax.random.normal(jax.random.key(0), (args.batch, t, h, w, flex.config.latent_channels))
+    tokens = args.batch * t * flex.num_registers
+    rows = []
+    first, median = timed(lambda: flex.tokenize_latents(z), args.repeat)
+    rows.append(dict(op="tokenize", k=flex.num_registers, steps=0, seconds=median, compile_s=first - median,
+                     clips_per_s=args.batch / median, tokens_per_s=tokens / median))
+    ids = flex.tokenize_latents(z)
+    apg = dict(eta=0.0, momentum=0.0, norm_threshold=0.6)
+    for steps in (int(s) for s in args.steps.split(",")):
+        for k in (min(int(s), flex.num_registers) for s in args.keep.split(",")):
+            run = lambda: flex.detokenize_latents(ids, key=jax.random.key(1), latent_size=(h, w), steps=steps,  # noqa: E731
+                                                  keep=k, guidance_scale=args.guidance, apg=apg)
+            first, median = timed(run, args.repeat)
+            rows.append(dict(op="detokenize", k=k, steps=steps, seconds=median, compile_s=first - median,
+                             clips_per_s=args.batch / median, tokens_per_s=args.batch * t * k / median))
+    memory, memory_kind = peak_memory_gb()
+    device = jax.devices()[0]
+    result = dict(model=args.model, shape=shape, latent=[t, h, w], batch=args.batch, dtype=args.dtype,
+                  guidance=args.guidance, device=f"{device.platform}:{device.device_kind}",
+                  peak_memory_gb=memory, peak_memory_kind=memory_kind, rows=rows)
+    print(f"VideoFlexTok {args.model} {shape}, latents {args.batch}x{args.latent}, {args.dtype}, "
+          f"{result['device']}, {memory_kind} {memory:.2f} GiB")
+    print(f"{'op':<11}{'k':>5}{'steps':>7}{'s/call':>10}{'clips/s':>10}{'tokens/s':>12}{'compile s':>11}")
+    for r in rows:
+        print(f"{r['op']:<11}{r['k']:>5}{r['steps']:>7}{r['seconds']:>10.3f}{r['clips_per_s']:>10.2f}"
+              f"{r['tokens_per_s']:>12.0f}{r['compile_s']:>11.1f}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
