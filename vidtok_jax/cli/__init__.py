@@ -1,4 +1,4 @@
-"""The ``vidtok-jax`` command: reconstruct, encode, decode, info, encode-dir, evaluate and demo.
+"""The ``vidtok-jax`` command: reconstruct, encode, decode, info, encode-dir, evaluate, demo, flex-encode, flex-decode.
 
 ``main(argv)`` returns the exit status: 0 on success, 1 for bad input (reported as one line
 ``vidtok-jax: error: ...`` on stderr, no traceback, no output file left behind), 2 for bad usage.
@@ -11,6 +11,7 @@ from vidtok_jax.compilation_cache import enable_compilation_cache_or_warn
 from vidtok_jax.cli.demo import DEMO_CLIP, check_output_folder, demo
 from vidtok_jax.cli.encode_dir import encode_dir
 from vidtok_jax.cli.evaluate import EvaluationOptions, evaluate
+from vidtok_jax.cli.flex import FlexOptions, flex_decode, flex_encode
 from vidtok_jax.cli.frames import Preprocessing, open_video, side_by_side, to_output_frames
 from vidtok_jax.cli.info import print_info
 from vidtok_jax.cli.model import NONCAUSAL_CLIP_FRAMES, ModelOptions, decode_video, encode_video, load_model, reconstruct_video
@@ -156,8 +157,24 @@ def run_demo(args) -> int:
     return demo(args.output, tokenizer=tokenizer, model=options, source=source)
 
 
+def _flex_options(args) -> FlexOptions:
+    return FlexOptions(checkpoint=args.checkpoint, vidtok_config=args.vidtok_config,
+                       vidtok_checkpoint=args.vidtok_checkpoint, dtype=args.dtype)
+
+
+def run_flex_encode(args) -> int:
+    preprocessing = Preprocessing(size=args.size, fps=args.fps, max_frames=args.max_frames)
+    return flex_encode(args.input, args.output, _flex_options(args), preprocessing)
+
+
+def run_flex_decode(args) -> int:
+    return flex_decode(args.input, args.output, _flex_options(args), keeps=args.keep_sweep or ([args.keep] if args.keep else None),
+                       steps=args.steps, guidance=args.guidance, apg=not args.cfg, seed=args.seed)
+
+
 _COMMANDS = {"reconstruct": run_reconstruct, "encode": run_encode, "decode": run_decode, "info": run_info,
-             "encode-dir": run_encode_dir, "evaluate": run_evaluate, "demo": run_demo}
+             "encode-dir": run_encode_dir, "evaluate": run_evaluate, "demo": run_demo,
+             "flex-encode": run_flex_encode, "flex-decode": run_flex_decode}
 
 
 def main(argv: list[str] | None = None) -> int:

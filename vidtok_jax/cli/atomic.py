@@ -9,7 +9,18 @@ from typing import IO
 
 import numpy as np
 
+from vidtok_jax.errors import InputError
 from vidtok_jax.train.png import png_bytes
+
+
+def check_output_file(path: str | os.PathLike) -> None:
+    """Refuse an output path that cannot become a file (a folder, or in a missing folder) before any work."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise InputError(f"{path} is a folder: give the output file's name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"{path}: the folder {folder} does not exist")
 
 
 @contextlib.contextmanager

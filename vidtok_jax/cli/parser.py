@@ -29,6 +29,8 @@ examples:
   vidtok-jax decode tokens.npz out.mp4 --checkpoint fsq.ckpt
   vidtok-jax encode-dir videos/ tokens/ --config vidtok_fsq_causal_488_32768 --checkpoint fsq.ckpt --size 256
   vidtok-jax evaluate --checkpoint vidtok_kl_causal_488_4chn.ckpt --data videos/ --out evaluation/
+  vidtok-jax flex-encode in.mp4 flex.npz --checkpoint videoflextok_d18_d28.safetensors --size 256
+  vidtok-jax flex-decode flex.npz out.mp4 --checkpoint videoflextok_d18_d28.safetensors --keep-sweep 1,4,16,64,256
   vidtok-jax info"""
 
 
@@ -55,6 +57,16 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
+
+
+def keep_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"takes positive token counts separated by commas, as 1,4,16, got {text!r}")
+    return values
 
 
 class TileSize(argparse.Action):
@@ -179,4 +191,44 @@ def build_parser() -> argparse.ArgumentParser:
                     "frame 1 alone, as an image).")
     demo.add_argument("--output", default=DEFAULT_DEMO_OUTPUT, metavar="DIR",
                       help="existing folder to write into (default: the current folder)")
+    _flex_commands(commands)
     return parser
+
+
+def _flex_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("VideoFlexTok model")
+    group.add_argument("--checkpoint", required=True, metavar="FILE",
+                       help="official VideoFlexTok .safetensors file (config in its metadata, or a config.json beside it)")
+    group.add_argument("--vidtok-config", metavar="CONFIG",
+                       help="config of the VidTok stage when the file has no vae.vidtok.* weights (default: vidtok_kl_causal_488_16chn)")
+    group.add_argument("--vidtok-checkpoint", metavar="FILE", help="weights of that VidTok stage (.ckpt or .safetensors)")
+    group.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="compute type (default: float32)")
+    return parent
+
+
+def _flex_commands(commands) -> None:
+    flex = _flex_options()
+    encode = commands.add_parser(
+        "flex-encode", parents=[flex], help="video to VideoFlexTok token ids (coarse to fine) in an .npz",
+        description="Tokenize a video with VideoFlexTok into an .npz holding 'tokens' int32 [t, R] (R tokens per "
+                    "latent frame, coarse to fine) and 'metadata' (JSON). The video is padded at its end to the 17 + "
+                    "16k frames of the official chunking; flex-decode drops the padding.")
+    encode.add_argument("input", metavar="IN", help="input video")
+    encode.add_argument("output", metavar="OUT.npz", help="token file to write")
+    encode.add_argument("--size", type=positive_int, metavar="N", help="resize the shorter side to N and center-crop N x N")
+    encode.add_argument("--fps", type=positive_float, help="resample to about this frame rate (the releases use 8)")
+    encode.add_argument("--max-frames", type=positive_int, metavar="N", help="use only the first N frames (after --fps)")
+    decode = commands.add_parser(
+        "flex-decode", parents=[flex], help="VideoFlexTok token file back to a video (any number of tokens)",
+        description="Decode a flex-encode token file with the rectified-flow decoder, keeping the first k tokens of "
+                    "every latent frame. --keep-sweep writes the videos of several k side by side.")
+    decode.add_argument("input", metavar="IN.npz", help="token file")
+    decode.add_argument("output", metavar="OUT", help="output video (.mp4)")
+    keep = decode.add_mutually_exclusive_group()
+    keep.add_argument("--keep", type=positive_int, metavar="K", help="tokens kept per latent frame (default: all)")
+    keep.add_argument("--keep-sweep", type=keep_list, metavar="K1,K2,...", help="decode each k, videos side by side")
+    decode.add_argument("--steps", type=positive_int, default=30, help="Euler steps of the sampler (default: 30)")
+    decode.add_argument("--guidance", type=float, default=20.0, help="guidance scale; 1 turns guidance off (default: 20)")
+    decode.add_argument("--cfg", action="store_true", help="plain classifier-free guidance instead of APG")
+    decode.add_argument("--seed", type=int, default=0, help="seed of the sampler's noise (default: 0)")

@@ -1,0 +1,128 @@
+"""``vidtok-jax flex-encode`` and ``flex-decode``: videos to VideoFlexTok token files and back.
+
+A VideoFlexTok token file is an ``.npz`` with ``tokens`` int32 ``[t, R]`` (R tokens per latent
+frame, coarse to fine) and ``metadata``, a JSON string: checkpoint file name, frame rate, frame
+count, frame size, tokens per frame and codebook size. The video is padded at the end (last frame
+repeated) to the 17 + 16k frames of the official chunking; decoding drops the padding again.
+``flex-decode --keep-sweep 1,4,16`` decodes the first k tokens of every latent frame for each k and
+writes the videos side by side, coarse (left) to fine (right).
+"""
+
+import json
+import os
+import sys
+import zipfile
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vidtok_jax.cli.atomic import check_output_file, save_npz
+from vidtok_jax.cli.frames import Preprocessing, open_video, to_output_frames
+from vidtok_jax.config import load_model_config
+from vidtok_jax.data.transforms import SpatialPadding
+from vidtok_jax.data.video import VideoWriter
+from vidtok_jax.default_model import with_default_weights
+from vidtok_jax.errors import InputError
+from vidtok_jax.flextok import VideoFlexTok, load_videoflextok
+from vidtok_jax.flextok.config import VIDTOK_IDS
+from vidtok_jax.tokenizer import load_tokenizer
+
+FLEX_TOKEN_FORMAT = "vidtok-jax videoflextok tokens"
+OFFICIAL_VIDTOK = next(iter(VIDTOK_IDS.values()))
+APG = {"eta": 0.0, "momentum": 0.0, "norm_threshold": 0.6}  # the official notebook's knobs
+
+
+@dataclass(frozen=True)
+class FlexOptions:
+    """Which VideoFlexTok (and VidTok stage) to load, and in which dtype."""
+
+    checkpoint: str
+    vidtok_config: str | None = None
+    vidtok_checkpoint: str | None = None
+    dtype: str = "float32"
+
+    def spatial_factor(self) -> int:
+        """The VidTok stage's spatial factor, read from its config (nothing loaded)."""
+        return load_model_config(self.vidtok_config or OFFICIAL_VIDTOK).spatial_factor
+
+
+def load_flex(options: FlexOptions) -> VideoFlexTok:
+    """The VideoFlexTok of ``options``; its VidTok stage from the file or from the ``--vidtok-*`` options."""
+    dtype = jnp.dtype(options.dtype)
+    vidtok = None
+    if options.vidtok_config or options.vidtok_checkpoint:
+        config, checkpoint = with_default_weights(options.vidtok_config or OFFICIAL_VIDTOK, options.vidtok_checkpoint)
+        vidtok = load_tokenizer(config, checkpoint, dtype=dtype)
+    flex = load_videoflextok(options.checkpoint, vidtok=vidtok, dtype=dtype)
+    if flex.vidtok is None:
+        raise InputError(f"{options.checkpoint} holds no VidTok weights (vae.vidtok.*): pass the VidTok stage with "
+                         f"--vidtok-checkpoint {OFFICIAL_VIDTOK}.ckpt")
+    return flex
+
+
+def padded_frame_count(flex: VideoFlexTok, frames: int) -> int:
+    """The smallest frame count of the official chunking (17 + 16k) that holds ``frames``."""
+    below, above = flex.valid_frame_counts(frames)
+    return below if below >= frames else above
+
+
+def flex_encode(input_path: str, output_path: str, options: FlexOptions, preprocessing: Preprocessing) -> int:
+    check_output_file(output_path)
+    source = open_video(input_path, preprocessing, options.spatial_factor())
+    flex = load_flex(options)
+    frames = source.read_all()
+    if not len(frames):
+        raise InputError(f"{input_path}: no frames")
+    total = padded_frame_count(flex, len(frames))
+    video = np.concatenate([frames, np.repeat(frames[-1:], total - len(frames), axis=0)])
+    tokens = np.asarray(flex.tokenize(video[None])[0], np.int32)
+    metadata = {"format": FLEX_TOKEN_FORMAT, "format_version": 1, "checkpoint": os.path.basename(options.checkpoint),
+                "fps": source.fps, "num_frames": len(frames), "size": list(frames.shape[1:3]),
+                "tokens_per_frame": flex.num_registers, "codebook_size": flex.codebook_size}
+    save_npz(output_path, {"tokens": tokens, "metadata": np.array(json.dumps(metadata))})
+    print(f"wrote {output_path}: token ids {list(tokens.shape)} from {len(frames)} frames "
+          f"({total - len(frames)} padding frames added)")
+    return 0
+
+
+def load_flex_token_file(path: str) -> tuple[np.ndarray, dict]:
+    """The ids and metadata of a file written by ``flex-encode``; anything else is an InputError naming it."""
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file")
+    problem = f"{path}: not a token file written by 'vidtok-jax flex-encode'"
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            tokens, metadata = archive["tokens"], json.loads(archive["metadata"].item())
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+        raise InputError(problem) from None
+    if not isinstance(metadata, dict) or metadata.get("format") != FLEX_TOKEN_FORMAT:
+        raise InputError(problem)
+    if tokens.ndim != 2 or not np.issubdtype(tokens.dtype, np.integer):
+        raise InputError(f"{path}: holds an array of shape {list(tokens.shape)}, not token ids [t, R]")
+    return tokens, metadata
+
+
+def flex_decode(input_path: str, output_path: str, options: FlexOptions, *, keeps: list[int] | None, steps: int,
+                guidance: float, apg: bool, seed: int) -> int:
+    check_output_file(output_path)
+    tokens, metadata = load_flex_token_file(input_path)
+    flex = load_flex(options)
+    if metadata.get("codebook_size") != flex.codebook_size:
+        raise InputError(f"{input_path}: made by a model with {metadata.get('codebook_size')} codes, this one has "
+                         f"{flex.codebook_size}: decode with the checkpoint it was made with ({metadata.get('checkpoint')})")
+    keeps = keeps or [tokens.shape[1]]
+    if max(keeps) > tokens.shape[1]:
+        raise InputError(f"--keep {max(keeps)}: the file holds {tokens.shape[1]} tokens per latent frame")
+    videos = []
+    for k in keeps:
+        video = flex.detokenize(tokens[None], key=jax.random.key(seed), size=tuple(metadata["size"]), steps=steps,
+                                keep=k, guidance_scale=guidance, apg=APG if apg else None)
+        videos.append(to_output_frames(np.asarray(video[0, :metadata["num_frames"]]), SpatialPadding(0, 0)))
+        print(f"decoded k={k}", file=sys.stderr)
+    with VideoWriter(output_path, metadata["fps"]) as writer:
+        writer.write(np.concatenate(videos, axis=2))
+    panels = f" side by side, k = {', '.join(map(str, keeps))} from left to right" if len(keeps) > 1 else ""
+    print(f"wrote {output_path}: {metadata['num_frames']} frames at {metadata['fps']:g} fps{panels}")
+    return 0
