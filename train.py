@@ -15,29 +15,22 @@ The sections below follow the run: mesh → input → model → sharding → upd
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from vidtok_jax.checkpoints.state_dict import params_from_state_dict, read_state_dict
 from vidtok_jax.compilation_cache import enable_compilation_cache_or_warn, use_threefry_gpu_kernel
 from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
-from vidtok_jax.errors import CheckpointError, VidTokError
-from vidtok_jax.losses.discriminator import STATE_DICT_PREFIX, discriminator_from_state_dict
-from vidtok_jax.metrics.lpips import load_lpips_params
-from vidtok_jax.tokenizer import param_shapes
+from vidtok_jax.errors import VidTokError
 from vidtok_jax.train import checkpointing, data, mesh as mesh_lib
 from vidtok_jax.train.config import load_train_config
+from vidtok_jax.train.family import make_family
 from vidtok_jax.train.png import frame_grid, write_png
 from vidtok_jax.train.reporting import Reporter
-from vidtok_jax.train.state import count_params, discriminator_input_shape, init_state, make_discriminator
 from vidtok_jax.train.stop_signal import StopOnSignal
-from vidtok_jax.train.step import TrainStep
 
 
 class TrainingDiverged(VidTokError):
@@ -70,38 +63,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def initial_weights(config) -> dict | None:
-    """Weights to start from (``init.checkpoint``): a training workdir, or an official .ckpt/.safetensors."""
-    source = config.init.checkpoint
-    if source is None:
-        return None
-    template = param_shapes(config.model_config)
-    if Path(source).is_dir():
-        loaded = checkpointing.load_training_checkpoint(source)
-        shapes = jax.tree_util.tree_map(np.shape, loaded["autoencoder"])
-        if shapes != jax.tree_util.tree_map(lambda leaf: tuple(leaf.shape), template):
-            raise CheckpointError(f"{source} holds another model than model.config / model.net describe")
-        return {"autoencoder": loaded["autoencoder"], "discriminator": loaded["discriminator"],
-                "logvar": loaded["logvar"]}
-    params, extras = params_from_state_dict(template, read_state_dict(source), source=str(source))
-    initial = {"autoencoder": params}
-    if "loss.logvar" in extras:
-        initial["logvar"] = np.asarray(extras["loss.logvar"], np.float32)
-    if any(key.startswith(STATE_DICT_PREFIX) for key in extras):
-        disc = jax.eval_shape(make_discriminator(config).init, jax.random.key(0),
-                              jax.ShapeDtypeStruct(discriminator_input_shape(config), jnp.float32))
-        params, stats = discriminator_from_state_dict(disc["params"], disc["batch_stats"], extras, str(source))
-        initial["discriminator"] = {"params": params, "batch_stats": stats}
-    return initial
-
-
 def diverged(step: int, metrics: dict, manager, workdir: str) -> TrainingDiverged:
     """The error for a non-finite step, naming the last good checkpoint (after pending saves finish)."""
     manager.wait_until_finished()
     last = manager.latest_step()
+    shown = ", ".join(f"{k}={metrics[k]}" for k in ("total_loss", "nll_loss", "disc_loss", "grad_norm") if k in metrics)
     return TrainingDiverged(
-        f"step {step}: a loss, gradient norm or parameter is NaN/Inf (total_loss={metrics['total_loss']}, "
-        f"nll_loss={metrics['nll_loss']}, disc_loss={metrics['disc_loss']}, grad_norm={metrics['grad_norm']}); "
+        f"step {step}: a loss, gradient norm or parameter is NaN/Inf ({shown}); "
         f"stopped without saving. Last good checkpoint: "
         f"{'none' if last is None else f'step {last}'} in {checkpointing.checkpoint_dir(workdir)}. "
         "Lower optimizer.learning_rate or check the data.")
@@ -124,40 +92,39 @@ def train(config, workdir: str):
         eval_local = data.eval_batch(config)
         eval_video = data.global_batch(eval_local, batch_sharding)
 
-        # Model: the step functions, fresh or initial weights, the LPIPS network.
-        steps = TrainStep(config)
+        # Model: the family's step functions, fresh or initial weights, its constants (LPIPS, a frozen VidTok).
+        family = make_family(config)
+        document = family.config_document()
         manager = checkpointing.make_manager(workdir, config)
         resuming = manager.latest_step() is not None
-        initial = None if resuming else initial_weights(config)
-        lpips_params = jax.device_put(load_lpips_params("vgg"), replicated) if config.loss.perceptual_weight > 0 else None
+        initial = None if resuming else family.initial_weights()
+        aux = jax.device_put(family.aux(), replicated)
 
         # Sharding: the state is created (or restored) already split over the mesh.
-        abstract = jax.eval_shape(functools.partial(init_state, config), initial)
+        abstract = jax.eval_shape(family.init_state, initial)
         shardings = mesh_lib.state_shardings(abstract, mesh)
         if resuming:
             state, data_state = checkpointing.restore(manager, abstract, shardings)
             batches.set_state(data_state)
             reporter.message(f"resumed from step {int(state.step)} in {workdir}")
         else:
-            state = jax.jit(functools.partial(init_state, config), out_shardings=shardings)(initial)
-        reporter.message(f"{config.model_config.name}: {count_params(state.generator['autoencoder'])} trained + "
-                         f"{count_params(state.frozen)} frozen autoencoder parameters, stage {config.stage}")
+            state = jax.jit(family.init_state, out_shardings=shardings)(initial)
+        reporter.message(family.describe(state))
 
         # Update: one jitted step; the old state's buffers are donated to the new one.
-        train_step = jax.jit(steps.train_step, in_shardings=(shardings, batch_sharding, replicated),
+        train_step = jax.jit(family.train_step, in_shardings=(shardings, batch_sharding, replicated),
                              out_shardings=(shardings, replicated), donate_argnums=0)
-        eval_step = jax.jit(steps.eval_step, static_argnums=2, out_shardings=(batch_sharding, replicated))
+        eval_step = jax.jit(family.eval_step, out_shardings=(replicated, batch_sharding))
 
         def evaluate(state, step: int) -> dict:
-            metrics = {}
-            for use_ema in (False, True) if state.ema else (False,):
-                recon, psnr = eval_step(state, eval_video, use_ema)
-                metrics["eval_ema_psnr" if use_ema else "eval_psnr"] = float(jnp.mean(psnr))
-                if not use_ema and (step % config.log.images_every == 0 or step == config.steps) and reporter.enabled:
-                    sample = np.asarray(recon.addressable_shards[0].data)[0]
-                    write_png(Path(workdir) / "samples" / f"step_{step:08d}.png", frame_grid(eval_local[0], sample))
+            values, recon = eval_step(state, eval_video, aux)
+            metrics = {k: float(v) for k, v in jax.device_get(values).items()}
+            if (step % config.log.images_every == 0 or step == config.steps) and reporter.enabled:
+                sample = np.asarray(recon.addressable_shards[0].data)[0]
+                write_png(Path(workdir) / "samples" / f"step_{step:08d}.png", frame_grid(eval_local[0], sample))
             reporter.scalars(step, metrics, prefix="eval")
-            reporter.message(f"step {step}: " + "  ".join(f"{k} {v:.2f} dB" for k, v in metrics.items()))
+            reporter.message(f"step {step}: " + "  ".join(f"{k} {v:.2f}{' dB' if 'psnr' in k else ''}"
+                                                        for k, v in metrics.items()))
             return metrics
 
         # Checkpoint + eval around the loop; stop on the first non-finite loss, keeping the last good checkpoint;
@@ -171,13 +138,13 @@ def train(config, workdir: str):
                     batch = None if stop.received is not None else stop.next_unless_stopped(batches)
                     if batch is None:  # stopped by a signal, which may have ended the data workers too
                         if saved != step:
-                            checkpointing.save(manager, state, batches.get_state(), config, evaluate(state, step))
+                            checkpointing.save(manager, state, batches.get_state(), document, evaluate(state, step))
                         reporter.message(f"step {step}: stopped by {stop.received.name}; checkpoint of step {step} "
                                          f"saved in {checkpointing.checkpoint_dir(workdir)}; run the same command to resume")
                         break
                     video = data.global_batch(batch["video"], batch_sharding)
                     data_wait = time.perf_counter() - wait_start
-                    state, metrics = train_step(state, video, lpips_params)
+                    state, metrics = train_step(state, video, aux)
                     metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
                     done = step + 1
                     if not metrics.pop("finite"):
@@ -189,7 +156,7 @@ def train(config, workdir: str):
                     if saving or done % config.eval.every == 0:
                         eval_metrics = evaluate(state, done)
                         if saving:
-                            checkpointing.save(manager, state, batches.get_state(), config, eval_metrics)
+                            checkpointing.save(manager, state, batches.get_state(), document, eval_metrics)
                             saved = done
                         reporter.start_window()
             finally:
@@ -204,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     use_memory_optimized_cpu_scheduler()  # before JAX starts its backends; halves the CPU step's memory
     if args.command == "export":
-        config_path = checkpointing.export_workdir(args.workdir, args.out, args.step, args.ema, args.weights_only)
-        print(f"wrote {args.out} and {config_path}")
+        written = checkpointing.export_workdir(args.workdir, args.out, args.step, args.ema, args.weights_only)
+        print(f"wrote {args.out}" + ("" if Path(written) == Path(args.out) else f" and {written}"))
         return 0
     if args.coordinator == "auto":
         jax.distributed.initialize()

@@ -354,14 +354,14 @@ def test_two_processes_on_localhost(tmp_path, compile_cache):
 
 @pytest.mark.skipif(not (REFERENCE / "model.ckpt").is_file(), reason="shared/vidtok_reference is missing")
 def test_finetune_starts_from_the_official_discriminator_and_logvar():
-    import train
     from vidtok_jax.checkpoints.state_dict import read_state_dict
     from vidtok_jax.train.config import load_train_config
+    from vidtok_jax.train.family import initial_weights
 
     config = load_train_config("finetune_kl_causal_488_4chn", [
         f"model.config={REFERENCE / 'config.yaml'}", f"init.checkpoint={REFERENCE / 'model.ckpt'}",
         "data.source=synthetic", "loss.disc_channels=8", "loss.disc_num_layers=2"])
-    initial = train.initial_weights(config)
+    initial = initial_weights(config)
     official = read_state_dict(REFERENCE / "model.ckpt")
     np.testing.assert_array_equal(initial["logvar"], official["loss.logvar"])
     np.testing.assert_array_equal(initial["discriminator"]["params"]["main.0"]["kernel"],
@@ -374,7 +374,7 @@ def test_finetune_starts_from_the_official_discriminator_and_logvar():
         f"model.config={REFERENCE / 'config.yaml'}", f"init.checkpoint={REFERENCE / 'model.ckpt'}",
         "data.source=synthetic"])
     with pytest.raises(Exception, match="disc_channels"):
-        train.initial_weights(wrong)
+        initial_weights(wrong)
 
 
 @pytest.mark.slow

@@ -26,12 +26,13 @@ from orbax.checkpoint import checkpoint_managers
 from vidtok_jax.checkpoints.state_dict import save_safetensors, state_dict_from_params
 from vidtok_jax.config import ModelConfig, model_config_from_dict
 from vidtok_jax.errors import CheckpointError
+from vidtok_jax.flextok.checkpoint import write_flextok_file
 from vidtok_jax.losses.discriminator import discriminator_state_dict
 from vidtok_jax.train.config import TrainConfig
 from vidtok_jax.train.model_yaml import official_config_doc
-from vidtok_jax.train.state import TrainState
 
 ITEMS = ("state", "data", "config")
+FLEXTOK_DOCUMENT = "videoflextok"  # the config document of a VideoFlexTok run holds its official config here
 BEST_METRIC = "eval_psnr"
 
 
@@ -57,17 +58,16 @@ def make_manager(workdir: str | Path, config: TrainConfig) -> ocp.CheckpointMana
     return ocp.CheckpointManager(checkpoint_dir(workdir), item_names=ITEMS, options=options)
 
 
-def save(manager: ocp.CheckpointManager, state: TrainState, data_state: dict, config: TrainConfig,
-         metrics: dict | None = None) -> None:
+def save(manager: ocp.CheckpointManager, state, data_state: dict, document: dict, metrics: dict | None = None) -> None:
+    """Save a step: the train state, the input position and the config ``document`` (``family.config_document()``)."""
     step = int(jax.device_get(state.step))
     manager.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(serialization.to_state_dict(state)),
-        data=ocp.args.JsonSave(data_state), config=ocp.args.JsonSave(config_document(config))),
+        data=ocp.args.JsonSave(data_state), config=ocp.args.JsonSave(document)),
         metrics=metrics)
 
 
-def restore(manager: ocp.CheckpointManager, abstract_state: TrainState, shardings: TrainState,
-            step: int | None = None) -> tuple[TrainState, dict]:
+def restore(manager: ocp.CheckpointManager, abstract_state, shardings, step: int | None = None) -> tuple[object, dict]:
     """The state (placed with ``shardings``) and the data iterator state of a step (default: the latest)."""
     step = manager.latest_step() if step is None else step
     target = jax.tree_util.tree_map(lambda leaf, sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
@@ -121,12 +121,19 @@ def load_training_checkpoint(workdir: str | Path, step: int | None = None) -> di
 
 def export_workdir(workdir: str | Path, out: str | Path, step: int | None = None, use_ema: bool = False,
                    weights_only: bool = False) -> Path:
-    """Write the official ``.safetensors`` state dict and ``<out>.yaml`` beside it.
+    """Write the official ``.safetensors`` state dict and ``<out>.yaml`` beside it (returned).
+
+    A VideoFlexTok workdir is written as an official VideoFlexTok file (its config in the metadata;
+    the frozen VidTok stage is not included) and the file itself is returned.
 
     The state dict holds the loss's discriminator and log-variance (``loss.*``) as official
     checkpoints do, unless ``weights_only``: then only the autoencoder, which is all inference needs.
     """
     step, state, document = read_checkpoint(workdir, step)
+    if FLEXTOK_DOCUMENT in document:  # a VideoFlexTok run: the official VideoFlexTok format, config in the metadata
+        params = state["ema"] if use_ema and state.get("ema") else state["params"]
+        write_flextok_file(out, document[FLEXTOK_DOCUMENT], params)
+        return Path(out)
     disc = state["discriminator"]
     extras = None if weights_only else {**discriminator_state_dict(disc["params"], disc["batch_stats"]),
                                         "loss.logvar": np.asarray(state["generator"]["logvar"], np.float32)}

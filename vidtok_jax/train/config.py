@@ -43,7 +43,10 @@ OFFICIAL_LOSS_DEFAULTS = {
     "learn_logvar": False, "regularization_weights": {}, "gen_loss_cross_entropy": False, "disc_channels": 64,
 }
 
+FAMILIES = ("vidtok", "videoflextok")
+
 DEFAULTS: dict[str, Any] = {
+    "family": "vidtok",
     "model": {"config": None, "net": {}, "dtype": "bfloat16", "remat": "none"},
     "stage": 1,
     "init": {"checkpoint": None, "posterior_logvar": None},
@@ -59,6 +62,10 @@ DEFAULTS: dict[str, Any] = {
     "checkpoint": {"every": 500, "keep": 3, "keep_best": True, "async": True},
     "log": {"every": 10, "images_every": 500, "tensorboard": True},
     "mesh": {"data": -1, "fsdp": 1},
+    # family: videoflextok. model.config is the frozen VidTok stage; `shape` sizes the VideoFlexTok
+    # (the arguments of vidtok_jax.flextok.presets.flextok_hydra_config) unless init.checkpoint is an
+    # official VideoFlexTok file to fine-tune; `eval_steps` sampler steps for the evaluation PSNR.
+    "flextok": {"shape": {}, "vidtok_checkpoint": None, "eval_steps": 8},
 }
 
 
@@ -133,7 +140,7 @@ def _unknown_key_error(where: str, key: str, allowed) -> ConfigError:
     return ConfigError(f"unknown key '{where}{key}'{hint}; allowed: {', '.join(sorted(allowed))}")
 
 
-FREE_FORM = {("model", "net"), ("loss",), ("loss", "regularization_weights")}
+FREE_FORM = {("model", "net"), ("loss",), ("loss", "regularization_weights"), ("flextok", "shape")}
 
 
 def merge(base: Mapping, update: Mapping, path: tuple[str, ...] = ()) -> dict:
@@ -287,7 +294,13 @@ def loss_config(model: ModelConfig, overrides: Mapping) -> LossConfig:
 
 def check(raw: dict) -> TrainConfig:
     """Turn a merged config document into a `TrainConfig`, or raise `ConfigError` saying what is wrong."""
+    _require(raw["family"] in FAMILIES, f"family must be one of {FAMILIES}, got {raw['family']!r}")
     model = model_config_from_section(raw["model"])
+    if raw["family"] == "videoflextok":
+        _require(raw["stage"] == 1 and not raw["loss"] and not raw["model"]["net"],
+                 "family videoflextok trains the VideoFlexTok over a frozen VidTok (model.config): stage, loss and "
+                 "model.net do not apply")
+        _typed(raw, "flextok", "eval_steps", int, positive=True)
     _require(raw["model"]["dtype"] in DTYPES, f"model.dtype must be one of {DTYPES}, got {raw['model']['dtype']!r}")
     _require(raw["model"]["remat"] in REMAT_POLICIES,
              f"model.remat must be one of {REMAT_POLICIES}, got {raw['model']['remat']!r}")

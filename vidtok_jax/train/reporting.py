@@ -13,6 +13,11 @@ from pathlib import Path
 
 import jax
 
+# (metric, console label, format) shown on the console line of a training step, where the family reports it.
+CONSOLE_METRICS = (("total_loss", "loss", ".4g"), ("rec_loss", "rec", ".4f"), ("psnr", "psnr", ".2f"),
+                   ("g_loss", "g", ".3f"), ("disc_loss", "d", ".3f"), ("mean_keep", "mean k", ".1f"),
+                   ("grad_norm", "|grad|", ".3g"))
+
 
 def _tensorboard_writer(directory: Path):
     try:
@@ -72,14 +77,15 @@ class Reporter:
             self._writer.flush()
 
     def log_train(self, step: int, metrics: dict[str, float]) -> None:
+        """Log a training step's metrics; the console line shows those of `CONSOLE_METRICS` the family reports."""
         seconds, clips, data_wait = self._throughput()
         self.scalars(step, {**metrics, "seconds_per_step": seconds, "clips_per_second": clips,
                             "data_wait_fraction": data_wait})
         self.start_window()
         if not self.enabled:
             return
-        print(f"step {step}/{self.total_steps}  loss {metrics['total_loss']:.4g}  rec {metrics['rec_loss']:.4f}  "
-              f"psnr {metrics['psnr']:.2f}  g {metrics['g_loss']:.3f}  d {metrics['disc_loss']:.3f}  "
+        shown = "  ".join(f"{label} {metrics[key]:{spec}}" for key, label, spec in CONSOLE_METRICS if key in metrics)
+        print(f"step {step}/{self.total_steps}  {shown}  "
               f"{clips:.2f} clips/s  {seconds:.3g} s/step  data wait {data_wait:.0%}  "
               f"eta {format_duration(seconds * (self.total_steps - step))}", flush=True)
 

@@ -1,0 +1,112 @@
+"""VideoFlexTok's training objective, which the official release does not include, as its modules imply.
+
+For a batch of VidTok latents `[B, t, h, w, C]` and a PRNG key:
+- the encoder's register values go through FSQ with straight-through rounding;
+- nested dropout: each clip keeps its first k registers per latent frame, k drawn from the
+  powers of two up to R (the decoder's `pow2` sampling mode) or uniformly from 1..R (`uniform`);
+- null-condition dropout: with the null condition's `dropout_prob` a clip's registers are all
+  replaced by the learned null condition (what classifier-free guidance needs at inference);
+- rectified flow (the official `MinRFNoiseModule`): noise level sigma = sigmoid(N(0, 1))
+  (logit-normal, `ln: true`) or uniform, `x = sigma·noise + (1 - sigma)·latents`, the decoder
+  called at t = sigma predicts the velocity `noise - latents`, and the loss is its mean squared
+  error;
+- prefix conditioning (the official `PrefixMinRFNoiseModule`): a prefix length is drawn per clip
+  from `prefix_len` with `keep_prefix_prob`; those latent frames are given clean (or, with
+  `cond_noise_prob`, lightly noised with sigma from `cond_sigma_range`), their registers masked,
+  and they are left out of the loss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vidtok_jax.errors import ConfigError
+from vidtok_jax.flextok.config import FlexTokConfig
+from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
+from vidtok_jax.quantizers import FSQ
+
+KEEP_SAMPLING = ("pow2", "uniform")
+
+
+@dataclasses.dataclass(frozen=True)
+class FlowObjective:
+    """The random choices of one training step, read from the config's decoder and noise module."""
+
+    keep_sampling: str = "pow2"
+    null_prob: float = 0.0
+    logit_normal: bool = True
+    prefix_lengths: tuple[int, ...] = ()
+    prefix_probs: tuple[float, ...] = ()
+    cond_noise_prob: float = 0.0
+    cond_sigma_range: tuple[float, float] = (0.0, 0.0)
+
+    @classmethod
+    def from_config(cls, config: FlexTokConfig) -> "FlowObjective":
+        noise: Mapping = config.noise_module or {}
+        mode = config.decoder.keep_k_sampling
+        if mode not in KEEP_SAMPLING:
+            raise ConfigError(f"nested dropout size_sampling_mode {mode!r} is not supported for training "
+                              f"({', '.join(KEEP_SAMPLING)})")
+        if mode == "pow2" and config.num_registers & (config.num_registers - 1):
+            raise ConfigError(f"pow2 nested dropout needs a power-of-two register count, not {config.num_registers}")
+        if noise.get("stratisfied") or (not noise.get("ln", True) and noise.get("mode_scale", 0.0)):
+            raise ConfigError("flow_matching_noise_module: stratified or mode-scaled noise sampling is not supported")
+        lengths, probs = noise.get("prefix_len"), noise.get("keep_prefix_prob")
+        if isinstance(lengths, int):  # the official single-length form
+            lengths, probs = ([0, lengths], [1 - probs, probs]) if lengths else ([], [])
+        lengths, probs = tuple(int(n) for n in lengths or ()), tuple(float(p) for p in probs or ())
+        if len(lengths) != len(probs) or (probs and abs(sum(probs) - 1) > 1e-6):
+            raise ConfigError("flow_matching_noise_module: prefix_len and keep_prefix_prob must pair up, "
+                              "the probabilities summing to 1")
+        sigma_range = tuple(float(s) for s in noise.get("cond_sigma_range", (0.0, 0.02)))
+        return cls(keep_sampling=mode, null_prob=config.decoder.nullcond_dropout, logit_normal=bool(noise.get("ln", True)),
+                   prefix_lengths=lengths, prefix_probs=probs, cond_noise_prob=float(noise.get("cond_noise_prob", 0.5)),
+                   cond_sigma_range=sigma_range)
+
+
+def sample_keep(key: jax.Array, batch: int, registers: int, mode: str) -> jax.Array:
+    """k per clip: a power of two up to `registers` (`pow2`), or uniform in 1..registers."""
+    if mode == "pow2":
+        powers = 2 ** jnp.arange(int(np.log2(registers)) + 1)
+        return jax.random.choice(key, powers, (batch,)).astype(jnp.int32)
+    return jax.random.randint(key, (batch,), 1, registers + 1, jnp.int32)
+
+
+def sample_prefix(key: jax.Array, batch: int, objective: FlowObjective) -> jax.Array:
+    if not objective.prefix_lengths:
+        return jnp.zeros((batch,), jnp.int32)
+    return jax.random.choice(key, jnp.asarray(objective.prefix_lengths, jnp.int32), (batch,),
+                             p=jnp.asarray(objective.prefix_probs, jnp.float32))
+
+
+def flow_matching_loss(encoder: FlexEncoder, decoder: FlexDecoder, fsq: FSQ, params: Mapping, latents: jax.Array,
+                       key: jax.Array, objective: FlowObjective) -> tuple[jax.Array, dict]:
+    """`(loss, logs)` of one batch of VidTok latents `[B, t, h, w, C]` (see the module docstring)."""
+    b, t = latents.shape[:2]
+    k_keep, k_null, k_sigma, k_noise, k_prefix, k_cond, k_cond_sigma = jax.random.split(key, 7)
+    codes = fsq.quantize(encoder.apply({"params": params["encoder"]}, latents))
+    keep = sample_keep(k_keep, b, codes.shape[2], objective.keep_sampling)
+    null = jax.random.bernoulli(k_null, objective.null_prob, (b,))
+    normal = jax.random.normal(k_sigma, (b,))
+    sigma = jax.nn.sigmoid(normal) if objective.logit_normal else jax.random.uniform(k_sigma, (b,))
+    noise = jax.random.normal(k_noise, latents.shape, jnp.float32)
+    prefix = jnp.minimum(sample_prefix(k_prefix, b, objective), t)
+    lo, hi = objective.cond_sigma_range
+    cond_sigma = jnp.where(jax.random.bernoulli(k_cond, objective.cond_noise_prob, (b,)),
+                           jax.random.uniform(k_cond_sigma, (b,), minval=lo, maxval=hi), 0.0)
+    in_prefix = jnp.arange(t)[None, :] < prefix[:, None]  # [B, t]
+    level = jnp.where(in_prefix, cond_sigma[:, None], sigma[:, None])[:, :, None, None, None]
+    noisy = level * noise + (1.0 - level) * latents
+    velocity = decoder.apply({"params": params["decoder"]}, codes, noisy, sigma, keep, prefix, null)
+    error = jnp.mean(jnp.square(velocity - (noise - latents)), axis=(2, 3, 4))  # [B, t]
+    weight = (~in_prefix).astype(jnp.float32)
+    per_clip = jnp.sum(error * weight, axis=1) / jnp.maximum(jnp.sum(weight, axis=1), 1.0)
+    loss = jnp.mean(per_clip)
+    logs = {"flow_loss": loss, "mean_keep": jnp.mean(keep.astype(jnp.float32)), "null_fraction": jnp.mean(null),
+            "mean_prefix": jnp.mean(prefix.astype(jnp.float32)), "mean_sigma": jnp.mean(sigma)}
+    return loss, logs

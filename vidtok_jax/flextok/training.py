@@ -1,0 +1,177 @@
+"""Training VideoFlexTok with the engine that trains VidTok (``family: videoflextok`` in a training config).
+
+A frozen VidTok (``model.config``, weights from ``flextok.vidtok_checkpoint`` or the bundled
+model's) turns each clip into latents inside the jitted step; the VideoFlexTok encoder and decoder
+train on them with the flow-matching objective of `objective.py` (Adam, the engine's schedules,
+gradient clipping, EMA). The model is sized by ``flextok.shape`` (the official config layout of
+`presets.flextok_hydra_config`), or is an official VideoFlexTok file given as ``init.checkpoint``
+(fine-tuning; a previous VideoFlexTok workdir works too). Evaluation samples the eval clips' latents
+back from all their tokens (``flextok.eval_steps`` Euler steps, no guidance, fixed noise), decodes
+them with the VidTok stage and reports ``eval_psnr`` against the clips, and the flow loss at a fixed
+draw (``eval_flow_loss``). ``train.py export`` writes an official-format VideoFlexTok file.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from vidtok_jax.config import RegularizerConfig
+from vidtok_jax.default_model import with_default_weights
+from vidtok_jax.errors import ConfigError
+from vidtok_jax.flextok.checkpoint import read_flextok_file, split_state
+from vidtok_jax.flextok.config import flextok_config_from_dict
+from vidtok_jax.flextok.model import flextok_param_shapes, init_flextok_params
+from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
+from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss
+from vidtok_jax.flextok.presets import flextok_hydra_config
+from vidtok_jax.flextok.sampler import Guidance, sample
+from vidtok_jax.quantizers import FSQ
+from vidtok_jax.tokenizer import load_tokenizer
+from vidtok_jax.train import checkpointing
+from vidtok_jax.train.checkpointing import FLEXTOK_DOCUMENT
+from vidtok_jax.train.config import TrainConfig
+from vidtok_jax.train.optimizer import ema_update, generator_optimizer
+from vidtok_jax.train.state import PRNG_IMPL, count_params
+from vidtok_jax.train.step import compute_dtype, psnr_per_frame
+
+
+
+@struct.dataclass
+class FlexTrainState:
+    step: jax.Array
+    params: dict
+    opt: object
+    ema: dict
+    rng: jax.Array
+
+
+def _hydra_config(config: TrainConfig, latent_channels: int) -> dict:
+    source = config.init.checkpoint
+    if source is not None and Path(source).is_dir():
+        return checkpointing.read_checkpoint(source, None)[2][FLEXTOK_DOCUMENT]
+    if source is not None:
+        return read_flextok_file(source)[0]
+    shape = dict(config.raw["flextok"]["shape"])
+    allowed = set(inspect.signature(flextok_hydra_config).parameters) - {"latent_channels"}
+    unknown = sorted(set(shape) - allowed)
+    if unknown or not shape:
+        raise ConfigError(f"flextok.shape needs the VideoFlexTok's sizes ({', '.join(sorted(allowed))})"
+                          + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+    if "patch" in shape:
+        shape["patch"] = tuple(shape["patch"])
+    try:
+        return flextok_hydra_config(**shape, latent_channels=latent_channels)
+    except TypeError as err:
+        raise ConfigError(f"flextok.shape: {err}") from None
+
+
+class FlexTokFamily:
+    """VideoFlexTok over a frozen VidTok: the engine's interface (see `vidtok_jax.train.family`)."""
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        section = config.raw["flextok"]
+        name, weights = with_default_weights(config.raw["model"]["config"], section["vidtok_checkpoint"])
+        if weights is None:
+            raise ConfigError(f"flextok.vidtok_checkpoint is needed: the frozen VidTok stage {name} must be trained "
+                              "(only the bundled vidtok_jax_default brings its own weights)")
+        self.vidtok_source = {"config": str(name), "checkpoint": str(weights)}
+        self.vidtok = load_tokenizer(name, weights, dtype=compute_dtype(config))
+        self.hydra = _hydra_config(config, self.vidtok.config.latent_channels)
+        self.flex_config = cfg = flextok_config_from_dict(self.hydra)
+        if cfg.latent_channels != self.vidtok.config.latent_channels:
+            raise ConfigError(f"the VideoFlexTok reads {cfg.latent_channels} latent channels, the VidTok stage "
+                              f"{name} makes {self.vidtok.config.latent_channels}")
+        self._check_clip_fits()
+        dtype = compute_dtype(config)
+        self.encoder, self.decoder = FlexEncoder(cfg.encoder, dtype), FlexDecoder(cfg.decoder, dtype)
+        self.fsq = FSQ(RegularizerConfig(kind="fsq", levels=cfg.levels))
+        self.objective = FlowObjective.from_config(cfg)
+        self.optimizer = generator_optimizer(config)
+
+    def _check_clip_fits(self) -> None:
+        data, vid, cfg = self.config.data, self.vidtok.config, self.flex_config
+        grid = ((data.num_frames - 1) // vid.temporal_factor + 1, data.height // vid.spatial_factor,
+                data.width // vid.spatial_factor)
+        patch, posemb = cfg.encoder.patch.patch_sizes, cfg.encoder.posemb.max_sizes
+        if any(n % p for n, p in zip(grid, patch)) or any(n // p > m for n, p, m in zip(grid, patch, posemb)) \
+                or grid[0] // patch[0] > cfg.encoder.t_max:
+            raise ConfigError(f"data clips of {data.num_frames}x{data.height}x{data.width} give latents {grid}, which "
+                              f"the VideoFlexTok's patches {patch}, position tables {posemb} and t_max "
+                              f"{cfg.encoder.t_max} do not fit")
+
+    def initial_weights(self) -> dict | None:
+        source = self.config.init.checkpoint
+        if source is None:
+            return None
+        if Path(source).is_dir():
+            return checkpointing.read_checkpoint(source, None)[1]["params"]
+        return split_state(read_flextok_file(source)[1], flextok_param_shapes(self.flex_config), str(source))[0]
+
+    def init_state(self, initial) -> FlexTrainState:
+        init_key, rng_key = jax.random.split(jax.random.key(self.config.seed, impl=PRNG_IMPL))
+        params = initial if initial is not None else init_flextok_params(self.flex_config, init_key)
+        params = jax.tree_util.tree_map(lambda p: jnp.asarray(p, jnp.float32), params)
+        ema = jax.tree_util.tree_map(jnp.copy, params) if self.config.optimizer.ema_decay else {}
+        return FlexTrainState(step=jnp.zeros((), jnp.int32), params=params, opt=self.optimizer.init(params), ema=ema,
+                              rng=jax.random.key_data(rng_key))
+
+    def aux(self):
+        return self.vidtok.params
+
+    def _latents(self, vidtok_params, video) -> jax.Array:
+        z = self.vidtok.model.apply({"params": vidtok_params}, video, method="encode")
+        return jax.lax.stop_gradient(z.astype(jnp.float32))
+
+    def _loss(self, params, latents, key):
+        return flow_matching_loss(self.encoder, self.decoder, self.fsq, params, latents, key, self.objective)
+
+    def train_step(self, state: FlexTrainState, video, aux):
+        key = jax.random.fold_in(jax.random.wrap_key_data(state.rng, impl=PRNG_IMPL), state.step)
+        (loss, logs), grads = jax.value_and_grad(self._loss, has_aux=True)(state.params, self._latents(aux, video), key)
+        updates, opt = self.optimizer.update(grads, state.opt, state.params)
+        params = optax.apply_updates(state.params, updates)
+        ema = state.ema
+        if ema:
+            ema = ema_update(ema, params, self.config.optimizer.ema_decay, state.step + 1)
+        grad_norm = optax.global_norm(grads)
+        finite = jnp.all(jnp.isfinite(jnp.stack([loss, grad_norm, optax.global_norm(params)])))
+        metrics = {"total_loss": loss, **logs, "grad_norm": grad_norm, "finite": finite}
+        return state.replace(step=state.step + 1, params=params, opt=opt, ema=ema), metrics
+
+    def _reconstruct(self, params, latents, vidtok_params, frames: int, key) -> jax.Array:
+        codes = self.fsq.quantize(self.encoder.apply({"params": params["encoder"]}, latents))
+        b = latents.shape[0]
+        keep, prefix = jnp.full((b,), codes.shape[2], jnp.int32), jnp.zeros((b,), jnp.int32)
+        velocity = lambda x, t, null: self.decoder.apply({"params": params["decoder"]}, codes, x, t, keep, prefix, null)  # noqa: E731
+        z = sample(velocity, jax.random.normal(key, latents.shape), self.config.raw["flextok"]["eval_steps"], Guidance())
+        video = self.vidtok.model.apply({"params": vidtok_params}, z.astype(self.vidtok.dtype), method="decode")
+        return jnp.clip(video[:, -frames:].astype(jnp.float32), -1.0, 1.0)
+
+    def eval_step(self, state: FlexTrainState, video, aux):
+        latents = self._latents(aux, video)
+        key = jax.random.key(self.config.eval.seed)
+        metrics = {"eval_flow_loss": self._loss(state.params, latents, key)[0]}
+        recon = None
+        for name, params in (("eval_psnr", state.params), ("eval_ema_psnr", state.ema)):
+            if params:
+                out = self._reconstruct(params, latents, aux, video.shape[1], key)
+                metrics[name] = jnp.mean(psnr_per_frame(out, video))
+                recon = out if recon is None else recon
+        return metrics, recon
+
+    def describe(self, state: FlexTrainState) -> str:
+        cfg = self.flex_config
+        return (f"VideoFlexTok ({cfg.num_registers} tokens per latent frame, encoder d{cfg.encoder.trunk.depth}x"
+                f"{cfg.encoder.trunk.dim}, decoder d{cfg.decoder.trunk.depth}x{cfg.decoder.trunk.dim}): "
+                f"{count_params(state.params)} trained parameters over the frozen VidTok {self.vidtok.config.name} "
+                f"({count_params(self.vidtok.params)} parameters)")
+
+    def config_document(self) -> dict:
+        return {"train": self.config.to_dict(), FLEXTOK_DOCUMENT: self.hydra, "vidtok": self.vidtok_source}
