@@ -140,8 +140,8 @@ class FlexTokFamily:
         ema = state.ema
         if ema:
             ema = ema_update(ema, params, self.config.optimizer.ema_decay, state.step + 1)
-        grad_norm = optax.global_norm(grads)
-        finite = jnp.all(jnp.isfinite(jnp.stack([loss, grad_norm, optax.global_norm(params)])))
+        grad_norm = optax.tree.norm(grads)
+        finite = jnp.all(jnp.isfinite(jnp.stack([loss, grad_norm, optax.tree.norm(params)])))
         metrics = {"total_loss": loss, **logs, "grad_norm": grad_norm, "finite": finite}
         return state.replace(step=state.step + 1, params=params, opt=opt, ema=ema), metrics
 

@@ -180,9 +180,9 @@ class TrainStep:
             ema = ema_update(ema, generator["autoencoder"], self.config.optimizer.ema_decay, step + 1)
 
         total = nll + gan_scale * gan_logs["g_loss"] + regularization
-        grad_norm, d_grad_norm = optax.global_norm(grads), optax.global_norm(d_grads)
+        grad_norm, d_grad_norm = optax.tree.norm(grads), optax.tree.norm(d_grads)
         finite = jnp.all(jnp.isfinite(jnp.stack([total, gan_logs["disc_loss"], grad_norm, d_grad_norm,
-                                                 optax.global_norm(generator), optax.global_norm(discriminator)])))
+                                                 optax.tree.norm(generator), optax.tree.norm(discriminator)])))
         metrics = {"total_loss": total, **rec_logs, **reg_logs, **gan_logs, "disc_factor": g_factor,
                    "grad_norm": grad_norm, "disc_grad_norm": d_grad_norm, "finite": finite,
                    "psnr": jnp.mean(psnr_per_frame(jnp.clip(recon, -1, 1), video))}

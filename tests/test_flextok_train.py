@@ -1,0 +1,107 @@
+"""Training VideoFlexTok: the objective's parts, and train.py's engine running the videoflextok family
+(loss falls, a resumed run equals a straight one, the export loads as an official file)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import vidtok_jax as vt
+from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss, sample_keep
+from vidtok_jax.train.checkpointing import read_checkpoint
+from tests.test_flextok import R, small
+from tests.test_train import REPO, _assert_same_tree, _env, _metrics
+
+FLEX = ["data.batch_size=2", "eval.batch_size=2", "eval.every=4", "checkpoint.every=4", "checkpoint.keep=10",
+        "log.every=1", "optimizer.schedule=constant", "flextok.eval_steps=2"]
+
+
+def test_nested_dropout_draws_powers_of_two_or_uniform_k():
+    pow2 = np.asarray(sample_keep(jax.random.key(0), 4000, 16, "pow2"))
+    assert set(pow2.tolist()) == {1, 2, 4, 8, 16}
+    assert np.allclose(np.bincount(pow2)[[1, 2, 4, 8, 16]] / 4000, 0.2, atol=0.03)
+    uniform = np.asarray(sample_keep(jax.random.key(0), 4000, 6, "uniform"))
+    assert set(uniform.tolist()) == set(range(1, 7))
+
+
+@pytest.fixture(scope="module")
+def flex():
+    return small()
+
+
+def _loss_and_grads(flex, objective, latents):
+    loss_fn = lambda p: flow_matching_loss(flex.encoder, flex.decoder, flex.fsq, p, latents,  # noqa: E731
+                                           jax.random.key(3), objective)
+    (loss, logs), grads = jax.value_and_grad(loss_fn, has_aux=True)(flex.params)
+    return loss, logs, grads
+
+
+def test_gradients_reach_the_encoder_through_fsq_unless_every_clip_is_null(flex):
+    latents = jax.random.normal(jax.random.key(1), (2, 3, 8, 8, 16))
+    _, logs, grads = _loss_and_grads(flex, FlowObjective(null_prob=0.0), latents)
+    assert float(optax.tree.norm(grads["encoder"])) > 1e-4
+    assert float(logs["null_fraction"]) == 0.0
+    _, logs, grads = _loss_and_grads(flex, FlowObjective(null_prob=1.0), latents)
+    assert float(logs["null_fraction"]) == 1.0
+    assert float(optax.tree.norm(grads["encoder"])) == 0.0  # the null condition hides every token
+    assert float(optax.tree.norm(grads["decoder"])) > 1e-4
+
+
+def test_prefix_frames_are_left_out_of_the_loss(flex):
+    latents = jax.random.normal(jax.random.key(1), (2, 3, 8, 8, 16))
+    none, logs, _ = _loss_and_grads(flex, FlowObjective(prefix_lengths=(0,), prefix_probs=(1.0,)), latents)
+    assert float(none) > 0 and float(logs["mean_prefix"]) == 0
+    everything, logs, grads = _loss_and_grads(flex, FlowObjective(prefix_lengths=(3,), prefix_probs=(1.0,)), latents)
+    assert float(everything) == 0.0 and float(logs["mean_prefix"]) == 3
+    assert float(optax.tree.norm(grads)) == 0.0
+
+
+def test_objective_reads_the_official_noise_module():
+    objective = FlowObjective.from_config(small().config)
+    assert objective.keep_sampling == "pow2" and objective.null_prob == pytest.approx(0.2)
+    assert objective.prefix_lengths == (0, 1) and objective.prefix_probs == (0.5, 0.5)
+    assert objective.cond_sigma_range == (0.0, 0.02) and objective.logit_normal
+    with pytest.raises(vt.ConfigError, match="power-of-two"):
+        FlowObjective.from_config(small(registers=6).config)
+
+
+def _run(workdir: Path, steps: int, cache: Path) -> subprocess.CompletedProcess:
+    sets = [arg for item in FLEX for arg in ("--set", item)]
+    command = [sys.executable, str(REPO / "train.py"), "--config", "flex_tiny_cpu", "--workdir", str(workdir),
+               "--steps", str(steps), *sets]
+    result = subprocess.run(command, cwd=REPO, env=_env(cache), capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def flex_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("flex_jax_cache")
+
+
+def test_engine_trains_resumes_exactly_and_exports(tmp_path, flex_cache):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    _run(straight, 24, flex_cache)
+    losses = [m["train/total_loss"] for m in _metrics(straight) if "train/total_loss" in m]
+    assert len(losses) == 24 and np.mean(losses[-6:]) < 0.85 * np.mean(losses[:6])
+    assert any("eval/eval_psnr" in m for m in _metrics(straight))
+    _run(resumed, 12, flex_cache)
+    assert "resumed from step 12" in _run(resumed, 24, flex_cache).stdout
+    _assert_same_tree(read_checkpoint(resumed, 24)[1]["params"], read_checkpoint(straight, 24)[1]["params"], atol=1e-6)
+
+    exported = tmp_path / "flex.safetensors"
+    result = subprocess.run([sys.executable, str(REPO / "train.py"), "export", "--workdir", str(straight),
+                             "--out", str(exported)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    flex = vt.load_videoflextok(exported, vidtok=vt.load_tokenizer())
+    trained = read_checkpoint(straight, 24)[1]["params"]
+    _assert_same_tree(jax.device_get(flex.params), trained)
+    ids = flex.tokenize(jnp.zeros((1, 17, 32, 32, 3)))
+    assert ids.shape == (1, 5, 8) == (1, 5, R)
