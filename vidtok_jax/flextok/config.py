@@ -12,6 +12,7 @@ Flax parameters one to one.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Mapping
 
 from vidtok_jax.errors import ConfigError
@@ -184,10 +185,7 @@ class FlexTokConfig:
 
     @property
     def codebook_size(self) -> int:
-        size = 1
-        for level in self.levels:
-            size *= level
-        return size
+        return math.prod(self.levels)
 
 
 def _short(target: Any, where: str) -> str:
@@ -321,16 +319,18 @@ def _channel_op(spec: Mapping, where: str) -> None:
         raise _unsupported(where, "per_sample_op", op, "only the official channel moves")
 
 
+def _wrapped_steps(spec: Mapping, where: str, plan: list) -> tuple[dict, Any, Any]:
+    """The steps of an official `SequentialModuleDictWrapper`, with the name and the config path of each role."""
+    steps = _steps(_module(spec, where, "SequentialModuleDictWrapper").get("module_dict"), where, plan)
+    return steps, (lambda role: steps[role][0]), (lambda role: f"{where}.module_dict.{steps[role][0]}")
+
+
 def _encoder(spec: Mapping) -> EncoderConfig:
-    where = "encoder"
-    spec = _module(spec, where, "SequentialModuleDictWrapper")
-    steps = _steps(spec.get("module_dict"), where, [
+    steps, name, w = _wrapped_steps(spec, "encoder", [
         ("channels_last", "PerSampleOp", False), ("patch", "PatchEmbedder", True),
         ("posemb", "PositionalEmbeddingAdder", True), ("registers", "RegistersTemporal2D", True),
         ("packer", "BlockWiseSequenceInterleavePacker", True), ("trunk", "FlexTransformer", True),
         ("unpacker", "SequenceInterleavedUnpacker", True), ("head", "LinearHead", True)])
-    name = lambda role: steps[role][0]  # noqa: E731
-    w = lambda role: f"{where}.module_dict.{name(role)}"  # noqa: E731
     if "channels_last" in steps:
         _channel_op(steps["channels_last"][1], w("channels_last"))
     regs = steps["registers"][1]
@@ -364,9 +364,7 @@ def _check_packer_order(packer: Mapping, patch: Mapping, registers_or_key: Mappi
 
 
 def _decoder(spec: Mapping) -> DecoderConfig:
-    where = "decoder"
-    spec = _module(spec, where, "SequentialModuleDictWrapper")
-    steps = _steps(spec.get("module_dict"), where, [
+    steps, name, w = _wrapped_steps(spec, "decoder", [
         ("from_codes", "LinearLayer", True), ("register_posemb", "PositionalEmbeddingAdder", False),
         ("nested_dropout", "MaskedNestedDropout", True), ("prefix", "MaskedPrefixDropout", False),
         ("nullcond", "LearnedNullCond", True), ("channels_last", "PerSampleOp", False),
@@ -374,8 +372,6 @@ def _decoder(spec: Mapping) -> DecoderConfig:
         ("time", "TimestepEmbedder", True), ("packer", "BlockWiseSequenceInterleavePacker", True),
         ("trunk", "FlexTransformer", True), ("unpacker", "SequenceInterleavedUnpacker", True),
         ("head", "ToPatchesLinearHead", True), ("channels_first", "PerSampleOp", False)])
-    name = lambda role: steps[role][0]  # noqa: E731
-    w = lambda role: f"{where}.module_dict.{name(role)}"  # noqa: E731
     for role in ("channels_last", "channels_first"):
         if role in steps:
             _channel_op(steps[role][1], w(role))
