@@ -27,6 +27,18 @@ from vidtok_jax.quantizers import FSQ, gaussian_sample
 from vidtok_jax.streaming import split_frames, stream_decode, stream_encode
 
 RANGE_SLACK = 2.0  # values beyond ±2 are not a [-1, 1] video (e.g. 0..255 pixels)
+COMPUTE_DTYPES = ("float32", "bfloat16")
+
+
+def compute_dtype(dtype: Any) -> jnp.dtype:
+    """The compute dtype a model runs in: float32 or bfloat16 (float16 overflows these networks' activations)."""
+    try:
+        resolved = jnp.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.name not in COMPUTE_DTYPES:
+        raise InputError(f"dtype {dtype!r} is not supported: use jnp.float32 or jnp.bfloat16")
+    return resolved
 
 
 def _example_input(config: ModelConfig) -> jax.ShapeDtypeStruct:
@@ -274,6 +286,7 @@ def load_tokenizer(config: str | Path | ModelConfig | None = None, checkpoint: s
     `dtype=jnp.bfloat16` runs the convolutions in bfloat16 with float32 parameters; the quantizer
     and posterior stay float32.
     """
+    dtype = compute_dtype(dtype)
     config, checkpoint = with_default_weights(config, checkpoint)
     path = None if checkpoint is None else Path(checkpoint)
     if path is not None and path.is_dir():

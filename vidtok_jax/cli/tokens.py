@@ -73,7 +73,8 @@ def load_token_file(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
         with np.load(name, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise InputError(f"{name}: not a token file written by 'vidtok-jax encode' ({error})") from None
+        reason = "it holds pickled Python objects, which are never loaded" if "pickle" in str(error) else error
+        raise InputError(f"{name}: not a token file written by 'vidtok-jax encode' ({reason})") from None
     try:
         metadata = json.loads(arrays["metadata"].item())
         tokens = arrays[next(key for key in ("tokens", "latents") if key in arrays)]

@@ -32,7 +32,7 @@ from vidtok_jax.flextok.config import FlexTokConfig, flextok_config_from_dict
 from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
 from vidtok_jax.flextok.sampler import Guidance, sample
 from vidtok_jax.quantizers import FSQ
-from vidtok_jax.tokenizer import Tokenizer, param_shapes
+from vidtok_jax.tokenizer import Tokenizer, compute_dtype, param_shapes
 
 CHUNK_FRAMES, OVERLAP_FRAMES = 17, 1  # the official chunk wrapper's defaults
 APG_KEYS = ("eta", "momentum", "norm_threshold")
@@ -349,6 +349,7 @@ def load_videoflextok(path: str | Path, *, vidtok: Tokenizer | None = None, dtyp
     gives a latent-only model unless `vidtok` (e.g. `vt.load_tokenizer("vidtok_kl_causal_488_16chn",
     ckpt)`) is passed. `dtype=jnp.bfloat16` computes in bfloat16 with float32 parameters.
     """
+    dtype = compute_dtype(dtype)
     doc, tensors, hub = read_flextok_file(path)
     try:
         config = flextok_config_from_dict(doc)

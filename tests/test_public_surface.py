@@ -1,0 +1,36 @@
+"""Promises of the public surface that new users met broken: float16 refused, no unsafe-load advice,
+an SPDX license string that future setuptools keep building."""
+
+from __future__ import annotations
+
+import tomllib
+
+import numpy as np
+import pytest
+
+import vidtok_jax as vt
+from vidtok_jax.cli import main
+from tests.conftest import REPO
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int8", "no-such-type"])
+def test_unsupported_compute_dtypes_are_refused(dtype):
+    with pytest.raises(vt.InputError, match="use jnp.float32 or jnp.bfloat16"):
+        vt.load_tokenizer(dtype=dtype)
+    with pytest.raises(vt.InputError, match="use jnp.float32 or jnp.bfloat16"):
+        vt.load_videoflextok("any.safetensors", dtype=dtype)
+
+
+def test_a_pickled_npz_is_refused_without_unsafe_advice(tmp_path, capsys):
+    path = tmp_path / "random.npz"
+    np.savez(path, tokens=np.array([{"x": 1}], dtype=object))
+    assert main(["decode", str(path), str(tmp_path / "out.mp4")]) == 1
+    err = capsys.readouterr().err
+    assert "not a token file" in err and "never loaded" in err and "allow_pickle" not in err
+
+
+def test_license_is_an_spdx_string():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "MIT"
+    assert any(req.startswith("setuptools>=") and int(req.split(">=")[1]) >= 77
+               for req in project["build-system"]["requires"])
