@@ -1,7 +1,7 @@
 """Train or fine-tune a VidTok tokenizer with the paper's recipe.
 
     python train.py --config tiny_cpu --workdir /tmp/run [--steps N] [--set key=value ...]
-    python train.py export --workdir /tmp/run --out model.safetensors [--step N] [--ema] [--weights-only]
+    python train.py export --workdir /tmp/run --out model.safetensors [--step N] [--ema] [--weights-only] [--float16]
 
 ``--config`` is a preset of ``configs/train`` (``tiny_cpu``, ``stage1_*``, ``stage2_*``,
 ``finetune_*``) or a YAML file; ``--set data.batch_size=8`` overrides any key. Running the same
@@ -45,6 +45,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.add_argument("--out", required=True, help="output .safetensors path")
         parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: the latest)")
         parser.add_argument("--ema", action="store_true", help="export the EMA weights")
+        parser.add_argument("--float16", action="store_true", help="store the weights as float16 (half the file size)")
         parser.add_argument("--weights-only", action="store_true",
                             help="only the autoencoder, without the loss's discriminator and log-variance")
         args = parser.parse_args(argv[1:])
@@ -171,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     use_memory_optimized_cpu_scheduler()  # before JAX starts its backends; halves the CPU step's memory
     if args.command == "export":
-        written = checkpointing.export_workdir(args.workdir, args.out, args.step, args.ema, args.weights_only)
+        written = checkpointing.export_workdir(args.workdir, args.out, args.step, args.ema, args.weights_only,
+                                               dtype=np.float16 if args.float16 else np.float32)
         print(f"wrote {args.out}" + ("" if Path(written) == Path(args.out) else f" and {written}"))
         return 0
     if args.coordinator == "auto":

@@ -95,8 +95,9 @@ def config_metadata(config: Mapping[str, Any]) -> dict[str, str]:
 
 
 def write_flextok_file(path: str | Path, config: Mapping[str, Any], params: Mapping,
-                       vidtok_state: Mapping[str, np.ndarray] | None = None) -> None:
-    """Write an official-format `.safetensors` file (config in the metadata), atomically."""
+                       vidtok_state: Mapping[str, np.ndarray] | None = None, dtype=np.float32) -> None:
+    """Write an official-format `.safetensors` file (config in the metadata) with tensors of `dtype`, atomically."""
     state = state_dict_from_params(params)
     state.update({VAE_PREFIX + key: value for key, value in (vidtok_state or {}).items()})
-    save_safetensors(path, state, metadata=config_metadata(config))
+    save_safetensors(path, {key: np.asarray(value).astype(dtype) for key, value in state.items()},
+                     metadata=config_metadata(config))

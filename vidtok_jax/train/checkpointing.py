@@ -120,7 +120,7 @@ def load_training_checkpoint(workdir: str | Path, step: int | None = None) -> di
 
 
 def export_workdir(workdir: str | Path, out: str | Path, step: int | None = None, use_ema: bool = False,
-                   weights_only: bool = False) -> Path:
+                   weights_only: bool = False, dtype=np.float32) -> Path:
     """Write the official ``.safetensors`` state dict and ``<out>.yaml`` beside it (returned).
 
     A VideoFlexTok workdir is written as an official VideoFlexTok file (its config in the metadata;
@@ -128,17 +128,19 @@ def export_workdir(workdir: str | Path, out: str | Path, step: int | None = None
 
     The state dict holds the loss's discriminator and log-variance (``loss.*``) as official
     checkpoints do, unless ``weights_only``: then only the autoencoder, which is all inference needs.
+    ``dtype=np.float16`` halves the file (the loaders read any float dtype back as float32).
     """
     step, state, document = read_checkpoint(workdir, step)
     if FLEXTOK_DOCUMENT in document:  # a VideoFlexTok run: the official VideoFlexTok format, config in the metadata
         params = state["ema"] if use_ema and state.get("ema") else state["params"]
-        write_flextok_file(out, document[FLEXTOK_DOCUMENT], params)
+        write_flextok_file(out, document[FLEXTOK_DOCUMENT], params, dtype=dtype)
         return Path(out)
     disc = state["discriminator"]
     extras = None if weights_only else {**discriminator_state_dict(disc["params"], disc["batch_stats"]),
                                         "loss.logvar": np.asarray(state["generator"]["logvar"], np.float32)}
     out = Path(out)
-    save_safetensors(out, state_dict_from_params(_autoencoder(state, use_ema), extras))
+    state_dict = state_dict_from_params(_autoencoder(state, use_ema), extras)
+    save_safetensors(out, {key: value.astype(dtype) for key, value in state_dict.items()})
     config_path = out.with_suffix(".yaml")
     config_path.write_text(yaml.safe_dump(document["model"], sort_keys=False))
     return config_path
