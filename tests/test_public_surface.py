@@ -29,6 +29,16 @@ def test_a_pickled_npz_is_refused_without_unsafe_advice(tmp_path, capsys):
     assert "not a token file" in err and "never loaded" in err and "allow_pickle" not in err
 
 
+def test_checkpoint_paths_are_checked_before_asking_for_a_config(tmp_path):
+    with pytest.raises(vt.CheckpointError, match="checkpoint not found: nonexistent.ckpt"):
+        vt.load_tokenizer(checkpoint="nonexistent.ckpt")
+    with pytest.raises(vt.CheckpointError, match="README.md is not a checkpoint"):
+        vt.load_tokenizer(checkpoint=str(REPO / "README.md"))
+    (tmp_path / "model.ckpt").write_bytes(b"")
+    with pytest.raises(vt.ConfigError, match="needs its config"):
+        vt.load_tokenizer(checkpoint=str(tmp_path / "model.ckpt"))
+
+
 def test_license_is_an_spdx_string():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert project["project"]["license"] == "MIT"

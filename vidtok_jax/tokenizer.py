@@ -28,6 +28,7 @@ from vidtok_jax.streaming import split_frames, stream_decode, stream_encode
 
 RANGE_SLACK = 2.0  # values beyond ±2 are not a [-1, 1] video (e.g. 0..255 pixels)
 COMPUTE_DTYPES = ("float32", "bfloat16")
+CHECKPOINT_SUFFIXES = (".ckpt", ".pth", ".pt", ".safetensors")
 
 
 def compute_dtype(dtype: Any) -> jnp.dtype:
@@ -295,6 +296,11 @@ def load_tokenizer(config: str | Path | ModelConfig | None = None, checkpoint: s
         cfg = saved_config if config is None else load_model_config(config)
         _check_param_shapes(cfg, params, str(path))
         return Tokenizer(cfg, jax.tree_util.tree_map(jnp.asarray, params), dtype=dtype)
+    if path is not None and not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if path is not None and path.suffix not in CHECKPOINT_SUFFIXES:
+        raise CheckpointError(f"{path} is not a checkpoint: give an official .ckpt or .safetensors file, or a "
+                              "train.py workdir")
     if config is None:
         raise ConfigError(f"{path} needs its config: give config= the name of a bundled config (see "
                           "vidtok_jax.bundled_config_names()) or an official YAML file")
