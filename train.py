@@ -51,7 +51,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args = parser.parse_args(argv[1:])
         args.command = "export"
         return args
-    parser = argparse.ArgumentParser(prog="train.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="train.py", description=__doc__.split("\n\n")[0],
+                                     epilog="python train.py export --help: write a workdir's weights as an official "
+                                            ".safetensors file")
     parser.add_argument("--config", required=True, help="preset name in configs/train or a YAML file")
     parser.add_argument("--workdir", required=True, help="checkpoints, logs and samples go here")
     parser.add_argument("--steps", type=int, default=None, help="total training steps (overrides 'steps')")
@@ -107,7 +109,11 @@ def train(config, workdir: str):
         if resuming:
             state, data_state = checkpointing.restore(manager, abstract, shardings)
             batches.set_state(data_state)
-            reporter.message(f"resumed from step {int(state.step)} in {workdir}")
+            if int(state.step) >= config.steps:
+                reporter.message(f"already finished: {workdir} holds step {int(state.step)} of {config.steps}; nothing "
+                                 "to do (give a larger --steps to train on)")
+            else:
+                reporter.message(f"resumed from step {int(state.step)} in {workdir}")
         else:
             state = jax.jit(family.init_state, out_shardings=shardings)(initial)
         reporter.message(family.describe(state))

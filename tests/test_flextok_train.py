@@ -86,15 +86,19 @@ def flex_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("flex_jax_cache")
 
 
-def test_engine_trains_resumes_exactly_and_exports(tmp_path, flex_cache):
+def test_engine_trains_resumes_exactly_and_exports(tmp_path, flex_cache, capfd):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    _run(straight, 24, flex_cache)
+    first_line = next(line for line in _run(straight, 24, flex_cache).stdout.splitlines() if line.startswith("step 1/"))
+    assert "including compilation" in first_line and "eta" not in first_line
+    assert "already finished: " in _run(straight, 24, flex_cache).stdout
     losses = [m["train/total_loss"] for m in _metrics(straight) if "train/total_loss" in m]
     assert len(losses) == 24 and np.mean(losses[-6:]) < 0.85 * np.mean(losses[:6])
     assert any("eval/eval_psnr" in m for m in _metrics(straight))
     _run(resumed, 12, flex_cache)
     assert "resumed from step 12" in _run(resumed, 24, flex_cache).stdout
+    capfd.readouterr()
     _assert_same_tree(read_checkpoint(resumed, 24)[1]["params"], read_checkpoint(straight, 24)[1]["params"], atol=1e-6)
+    assert "read only" not in capfd.readouterr().err
 
     exported = tmp_path / "flex.safetensors"
     result = subprocess.run([sys.executable, str(REPO / "train.py"), "export", "--workdir", str(straight),

@@ -14,12 +14,14 @@ The last ``checkpoint.keep`` steps are kept, plus the one with the best evaluati
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 import yaml
+from absl import logging as absl_logging
 from flax import serialization
 from orbax.checkpoint import checkpoint_managers
 
@@ -77,6 +79,17 @@ def restore(manager: ocp.CheckpointManager, abstract_state, shardings, step: int
     return serialization.from_state_dict(abstract_state, restored["state"]), restored["data"]
 
 
+@contextlib.contextmanager
+def _absl_errors_only():
+    """Silence orbax's warnings about a read-only manager (it is read-only because we only read)."""
+    previous = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(previous)
+
+
 def read_checkpoint(workdir: str | Path, step: int | None) -> tuple[int, dict, dict]:
     """``(step, state as nested dicts of numpy arrays, config document)`` of a workdir's checkpoint."""
     directory = checkpoint_dir(workdir)
@@ -84,8 +97,8 @@ def read_checkpoint(workdir: str | Path, step: int | None) -> tuple[int, dict, d
         raise CheckpointError(f"{workdir} is not a training workdir (no checkpoints/ folder)")
     handlers = {"state": ocp.PyTreeCheckpointHandler(), "data": ocp.JsonCheckpointHandler(),
                 "config": ocp.JsonCheckpointHandler()}
-    with ocp.CheckpointManager(directory, item_handlers=handlers,
-                               options=ocp.CheckpointManagerOptions(read_only=True)) as manager:
+    with _absl_errors_only(), ocp.CheckpointManager(directory, item_handlers=handlers,
+                                                    options=ocp.CheckpointManagerOptions(read_only=True)) as manager:
         step = manager.latest_step() if step is None else step
         if step is None:
             raise CheckpointError(f"{workdir} has no finished checkpoint")

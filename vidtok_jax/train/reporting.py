@@ -45,6 +45,7 @@ class Reporter:
         self.total_steps, self.clips_per_step = total_steps, clips_per_step
         self.workdir = Path(workdir)
         self._window_start, self._window_steps, self._window_data_wait = None, 0, 0.0
+        self._compiled = False  # the first logged window of a process also holds the step's compilation
         self._writer = _tensorboard_writer(self.workdir / "tensorboard") if self.enabled and tensorboard else None
 
     def start_window(self) -> None:
@@ -85,6 +86,10 @@ class Reporter:
         if not self.enabled:
             return
         shown = "  ".join(f"{label} {metrics[key]:{spec}}" for key, label, spec in CONSOLE_METRICS if key in metrics)
+        if not self._compiled:  # no ETA from a window that includes compiling the step
+            self._compiled = True
+            print(f"step {step}/{self.total_steps}  {shown}  {seconds:.3g} s/step including compilation", flush=True)
+            return
         print(f"step {step}/{self.total_steps}  {shown}  "
               f"{clips:.2f} clips/s  {seconds:.3g} s/step  data wait {data_wait:.0%}  "
               f"eta {format_duration(seconds * (self.total_steps - step))}", flush=True)
