@@ -39,6 +39,14 @@ def test_checkpoint_paths_are_checked_before_asking_for_a_config(tmp_path):
         vt.load_tokenizer(checkpoint=str(tmp_path / "model.ckpt"))
 
 
+@pytest.mark.parametrize("tiling", [["--tile", "64", "64", "--tile-overlap", "80"], ["--tile", "30", "30"]])
+def test_bad_tiles_are_usage_errors_before_any_work(tiling, tmp_path, capsys):
+    from vidtok_jax.cli.demo import DEMO_CLIP
+    out = tmp_path / "out.mp4"
+    assert main(["reconstruct", str(DEMO_CLIP), str(out), *tiling]) == 2
+    assert "--tile/--tile-overlap" in capsys.readouterr().err and not out.exists()
+
+
 def test_license_is_an_spdx_string():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert project["project"]["license"] == "MIT"

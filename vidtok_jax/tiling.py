@@ -17,6 +17,16 @@ import numpy as np
 from vidtok_jax.errors import InputError
 
 
+def check_tiling(tile: tuple[int, int], overlap: int, factor: int) -> None:
+    """Refuse tiles (pixels) that are not multiples of the spatial factor, or an overlap not smaller than a tile."""
+    th, tw = tile
+    for name, value in (("tile height", th), ("tile width", tw), ("tile overlap", overlap)):
+        if value < 0 or value % factor:
+            raise InputError(f"{name} must be a multiple of the spatial factor {factor}, got {value}")
+    if th == 0 or tw == 0 or overlap >= min(th, tw):
+        raise InputError(f"tiles of {th}x{tw} need an overlap smaller than the tile, got {overlap}")
+
+
 def _spans(size: int, tile: int, overlap: int) -> list[tuple[int, int]]:
     if tile >= size:
         return [(0, size)]
@@ -48,12 +58,8 @@ class TileGrid:
 
     @staticmethod
     def for_pixels(height: int, width: int, tile: tuple[int, int], overlap: int, factor: int) -> "TileGrid":
+        check_tiling(tile, overlap, factor)
         th, tw = tile
-        for name, value in (("tile height", th), ("tile width", tw), ("tile overlap", overlap)):
-            if value < 0 or value % factor:
-                raise InputError(f"{name} must be a multiple of the spatial factor {factor}, got {value}")
-        if th == 0 or tw == 0 or overlap >= min(th, tw):
-            raise InputError(f"tiles of {th}x{tw} need an overlap smaller than the tile, got {overlap}")
         return TileGrid(height, width, tuple(_spans(height, th, overlap)), tuple(_spans(width, tw, overlap)),
                         overlap)
 

@@ -24,6 +24,7 @@ from vidtok_jax.data.transforms import SpatialPadding
 from vidtok_jax.data.video import VideoWriter
 from vidtok_jax.default_model import with_default_weights
 from vidtok_jax.errors import InputError, VidTokError
+from vidtok_jax.tiling import check_tiling
 
 
 def _model_choice(config: str | None, checkpoint: str | None) -> tuple[str, str | None]:
@@ -47,6 +48,11 @@ def _preprocessing(args, spatial_factor: int) -> Preprocessing:
 def _check_model_options(options: ModelOptions, config: ModelConfig) -> None:
     if options.tile_overlap is not None and options.tile is None:
         raise UsageError("--tile-overlap needs --tile")
+    if options.tile is not None:
+        try:
+            check_tiling(options.tile, options.tile_overlap or 0, config.spatial_factor)
+        except InputError as error:
+            raise UsageError(f"--tile/--tile-overlap: {error}") from None
     if options.chunk_frames is not None and options.chunk_frames % config.temporal_factor:
         raise UsageError(f"--chunk-frames {options.chunk_frames} is not a multiple of the model's temporal factor "
                          f"{config.temporal_factor}")
