@@ -47,6 +47,17 @@ def test_bad_tiles_are_usage_errors_before_any_work(tiling, tmp_path, capsys):
     assert "--tile/--tile-overlap" in capsys.readouterr().err and not out.exists()
 
 
+@pytest.mark.parametrize("command", ["reconstruct", "encode"])
+def test_output_paths_are_checked_before_any_work(command, tmp_path, capsys, monkeypatch):
+    from vidtok_jax.cli import model
+    from vidtok_jax.cli.demo import DEMO_CLIP
+    monkeypatch.setattr(model, "load_tokenizer", lambda *a, **k: pytest.fail("the model was loaded"))
+    assert main([command, str(DEMO_CLIP), str(tmp_path / "missing" / "out")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main([command, str(DEMO_CLIP), str(tmp_path)]) == 1
+    assert "is a folder" in capsys.readouterr().err
+
+
 def test_license_is_an_spdx_string():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert project["project"]["license"] == "MIT"

@@ -8,6 +8,7 @@ import sys
 
 from vidtok_jax import __version__
 from vidtok_jax.compilation_cache import enable_compilation_cache_or_warn
+from vidtok_jax.cli.atomic import check_output_file
 from vidtok_jax.cli.demo import DEMO_CLIP, check_output_folder, demo
 from vidtok_jax.cli.encode_dir import encode_dir
 from vidtok_jax.cli.evaluate import EvaluationOptions, evaluate
@@ -68,6 +69,7 @@ def _setup(args) -> tuple[ModelOptions, ModelConfig, Preprocessing]:
 
 
 def run_reconstruct(args) -> int:
+    check_output_file(args.output)
     options, config, preprocessing = _setup(args)
     source = open_video(args.input, preprocessing, config.spatial_factor)
     tokenizer = load_model(options)
@@ -82,6 +84,7 @@ def run_reconstruct(args) -> int:
 
 
 def run_encode(args) -> int:
+    check_output_file(args.output)
     options, config, preprocessing = _setup(args)
     source = open_video(args.input, preprocessing, config.spatial_factor)
     tokenizer = load_model(options)
@@ -102,6 +105,7 @@ def _check_same_weights(name: str, metadata: dict, checkpoint: str | None) -> No
 
 
 def run_decode(args) -> int:
+    check_output_file(args.output)
     tokens, metadata = load_token_file(args.input)
     config_name, checkpoint = _model_choice(args.config or metadata["config"], args.checkpoint)
     config = load_model_config(config_name)
