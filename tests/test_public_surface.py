@@ -58,6 +58,18 @@ def test_output_paths_are_checked_before_any_work(command, tmp_path, capsys, mon
     assert "is a folder" in capsys.readouterr().err
 
 
+def test_read_and_write_video_round_trip(tmp_path):
+    from vidtok_jax.cli.demo import DEMO_CLIP
+    video, fps = vt.read_video(DEMO_CLIP, size=64, fps=6.25, max_frames=9)
+    assert video.shape == (1, 9, 64, 64, 3) and video.dtype == np.float32 and fps == pytest.approx(6.25)
+    assert -1.0 <= video.min() < video.max() <= 1.0
+    vt.write_video(tmp_path / "copy.mp4", video, fps)
+    again, _ = vt.read_video(tmp_path / "copy.mp4")
+    assert again.shape == video.shape and np.abs(again - video).mean() < 0.05  # H.264, lossy
+    with pytest.raises(vt.InputError, match="one video"):
+        vt.write_video(tmp_path / "two.mp4", np.zeros((2, 3, 8, 8, 3)), 8)
+
+
 def test_license_is_an_spdx_string():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert project["project"]["license"] == "MIT"

@@ -13,11 +13,12 @@ from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
 from vidtok_jax.errors import CheckpointError, ConfigError, InputError, VidTokError
 from vidtok_jax.flextok import VideoFlexTok, export_videoflextok, load_videoflextok, random_videoflextok
 from vidtok_jax.tokenizer import Tokenizer, count_params, export_safetensors, load_tokenizer
+from vidtok_jax.video_files import read_video, write_video
 
 __all__ = [
     "CheckpointError", "ConfigError", "InputError", "ModelConfig", "Tokenizer", "VidTokError", "VideoFlexTok",
     "bundled_config_names", "count_params", "enable_compilation_cache", "export_safetensors", "export_videoflextok",
-    "load_model_config", "load_tokenizer", "load_videoflextok", "random_videoflextok",
-    "use_memory_optimized_cpu_scheduler",
+    "load_model_config", "load_tokenizer", "load_videoflextok", "random_videoflextok", "read_video",
+    "use_memory_optimized_cpu_scheduler", "write_video",
 ]
 __version__ = "0.1.0"
