@@ -4,7 +4,11 @@ Each case builds a training config (a preset plus overrides), compiles the full 
 autoencoder forward, generator + discriminator updates, LPIPS, GAN terms on), runs it once to
 warm up (``--warmup``) and then ``--steps`` timed times. Memory: the compiled step's own estimate
 (arguments + outputs + temporaries - aliased donations, from XLA's memory analysis) and the
-process's peak resident set size so far (cases run in the order given, smallest first). Run from the repository root:
+process's peak resident set size so far (cases run in the order given, smallest first). FLOPs:
+the analytic count of ``vidtok_jax.flops`` (convolutions and matmuls from their shapes, plus
+element-wise work), which gives the model FLOP utilisation (``mfu``) against the device's peak,
+and XLA's own count beside it (``step_tflop``, which on GPUs misses the convolutions handed to
+cuDNN). Run from the repository root:
 
     python benchmarks/bench_train.py                      # full-size 1x17x128x128 and tiny_cpu
     python benchmarks/bench_train.py --cases full --size 64 --frames 9 --dtype float32
@@ -24,6 +28,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from vidtok_jax import flops as flops_lib
 from vidtok_jax.compilation_cache import use_threefry_gpu_kernel
 from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
 from vidtok_jax.metrics.lpips import load_lpips_params
@@ -84,6 +89,7 @@ def bench_case(name: str, args: argparse.Namespace) -> dict:
     estimate = None if memory is None else (memory.argument_size_in_bytes + memory.output_size_in_bytes
                                             + memory.temp_size_in_bytes - memory.alias_size_in_bytes)
     flops = step_flops(compiled)
+    analytic = flops_lib.count(steps.train_step, state, video, lpips_params).total
     print(f"{name}: compiled in {compile_seconds:.0f} s, XLA memory estimate "
           f"{'?' if estimate is None else f'{estimate / 2**30:.2f} GiB'}", flush=True)
     times, error, metrics = [], None, {"finite": np.nan}
@@ -103,6 +109,7 @@ def bench_case(name: str, args: argparse.Namespace) -> dict:
     seconds = float(np.median(times)) if times else float("nan")
     peak_tflops = args.peak_tflops or PEAK_TFLOPS.get((jax.devices()[0].device_kind, config.model.dtype))
     achieved_tflops = flops / seconds / 1e12 if flops and times else None
+    analytic_tflops = analytic / seconds / 1e12 if times else None
     return {
         "case": name, "model": config.model_config.name, "params": count_params(state.generator["autoencoder"]),
         "ch": config.model_config.encoder.ch, "batch": data.batch_size, "frames": data.num_frames,
@@ -112,6 +119,8 @@ def bench_case(name: str, args: argparse.Namespace) -> dict:
         "step_memory_estimate_gib": None if estimate is None else round(estimate / 2**30, 3),
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3),
         "device_peak_gib": device_peak_gib(), "step_tflop": None if flops is None else round(flops / 1e12, 3),
+        "analytic_step_tflop": round(analytic / 1e12, 3),
+        "mfu": round(analytic_tflops / peak_tflops, 4) if analytic_tflops and peak_tflops else None,
         "achieved_tflops": None if achieved_tflops is None else round(achieved_tflops, 2),
         "fraction_of_peak": round(achieved_tflops / peak_tflops, 4) if achieved_tflops and peak_tflops else None,
         "loss_finite": bool(metrics["finite"]) if times else None, "error": error,
@@ -141,12 +150,14 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     print(f"\n{'case':6} {'params':>11} {'input':>16} {'dtype':>8} {'remat':>6} {'compile s':>9} {'step s':>8} "
-          f"{'clips/s':>8} {'mem est GiB':>11} {'peak RSS GiB':>12} {'dev peak GiB':>12} {'TFLOP/s':>8} {'of peak':>7}")
+          f"{'clips/s':>8} {'mem est GiB':>11} {'peak RSS GiB':>12} {'dev peak GiB':>12} {'TFLOP':>7} {'MFU':>7} "
+          f"{'XLA TFLOP':>9}")
     for r in rows:
         shape = f"{r['batch']}x{r['frames']}x{r['size']}x{r['size']}"
         print(f"{r['case']:6} {r['params']:>11,} {shape:>16} {r['dtype']:>8} {r['remat']:>6} {r['compile_s']:>9} "
               f"{r['step_s']:>8} {r['clips_per_s']:>8} {r['step_memory_estimate_gib']!s:>11} {r['peak_rss_gib']:>12} "
-              f"{r.get('device_peak_gib')!s:>12} {r.get('achieved_tflops')!s:>8} {r.get('fraction_of_peak')!s:>7}")
+              f"{r.get('device_peak_gib')!s:>12} {r.get('analytic_step_tflop')!s:>7} {r.get('mfu')!s:>7} "
+              f"{r.get('step_tflop')!s:>9}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"device": str(jax.devices()[0]), "device_kind": jax.devices()[0].device_kind,
                                    "cpu": platform.processor() or platform.machine(), "jax": jax.__version__,
