@@ -9,7 +9,8 @@ is on VidTok latents (one 17-frame clip = 5 latent frames), after compilation, m
 `--repeat` runs; detokenize uses APG guidance (two decoder passes per step), as the official
 notebook. Every k runs the same compiled program, so k changes no time or memory: the k rows
 show it. Peak memory is the device's peak allocation where the backend reports it (GPU), else
-the process's peak resident memory. Prints a table and writes benchmarks/results/bench_videoflextok.json.
+the process's peak resident memory. FLOPs are the analytic count of `vidtok_jax.flops` (model FLOP
+utilisation on known GPUs). Prints a table and writes benchmarks/results/bench_videoflextok.json.
 """
 
 from __future__ import annotations
@@ -25,9 +26,14 @@ import jax
 import jax.numpy as jnp
 
 import vidtok_jax as vt
+from vidtok_jax import flops
+from vidtok_jax.flextok.model import _sample_fn, guidance_from
 from vidtok_jax.flextok.presets import RELEASED_SHAPES, flextok_hydra_config
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_videoflextok.json"
+# Dense peak TFLOP/s by (device kind, compute dtype), for the model FLOP utilisation.
+PEAK_TFLOPS = {("NVIDIA H100 80GB HBM3", "bfloat16"): 989.0, ("NVIDIA H100 80GB HBM3", "float32"): 494.0,
+               ("NVIDIA H200", "bfloat16"): 989.0, ("NVIDIA H200", "float32"): 494.0}
 MODELS = {"small": dict(enc_dim=128, enc_depth=4, dec_dim=128, dec_depth=4, registers=64, patch=(1, 2, 2)),
           **RELEASED_SHAPES}
 
@@ -69,20 +75,28 @@ def main() -> None:
     flex = vt.random_videoflextok(config, dtype=getattr(jnp, args.dtype))
     t, h, w = (int(s) for s in args.latent.split("x"))
     z = jax.random.normal(jax.random.key(0), (args.batch, t, h, w, flex.config.latent_channels))
-    tokens = args.batch * t * flex.num_registers
     rows = []
-    first, median = timed(lambda: flex.tokenize_latents(z), args.repeat)
-    rows.append(dict(op="tokenize", k=flex.num_registers, steps=0, seconds=median, compile_s=first - median,
-                     clips_per_s=args.batch / median, tokens_per_s=tokens / median))
+    peak = PEAK_TFLOPS.get((jax.devices()[0].device_kind, args.dtype))
+
+    def row(op, k, steps, fn, pure):
+        first, median = timed(fn, args.repeat)
+        tflop = flops.count(pure).total / 1e12
+        rows.append(dict(op=op, k=k, steps=steps, seconds=median, compile_s=first - median, tflop=tflop,
+                         mfu=tflop / median / peak if peak else None, clips_per_s=args.batch / median,
+                         tokens_per_s=args.batch * t * k / median))
+
+    row("tokenize", flex.num_registers, 0, lambda: flex.tokenize_latents(z),
+        lambda: flex.encoder.apply({"params": flex.params["encoder"]}, z))
     ids = flex.tokenize_latents(z)
+    codes = flex.codes(ids)
     apg = dict(eta=0.0, momentum=0.0, norm_threshold=0.6)
     for steps in (int(s) for s in args.steps.split(",")):
         for k in (min(int(s), flex.num_registers) for s in args.keep.split(",")):
-            run = lambda: flex.detokenize_latents(ids, key=jax.random.key(1), latent_size=(h, w), steps=steps,  # noqa: E731
-                                                  keep=k, guidance_scale=args.guidance, apg=apg)
-            first, median = timed(run, args.repeat)
-            rows.append(dict(op="detokenize", k=k, steps=steps, seconds=median, compile_s=first - median,
-                             clips_per_s=args.batch / median, tokens_per_s=args.batch * t * k / median))
+            keep = jnp.full((args.batch,), k, jnp.int32)
+            row("detokenize", k, steps, lambda: flex.detokenize_latents(
+                ids, key=jax.random.key(1), latent_size=(h, w), steps=steps, keep=k, guidance_scale=args.guidance, apg=apg),
+                lambda: _sample_fn(flex.decoder)(flex.params["decoder"], codes, z, keep, keep * 0, None,
+                                                 steps=steps, guidance=guidance_from(args.guidance, apg)))
     memory, memory_kind = peak_memory_gb()
     device = jax.devices()[0]
     result = dict(model=args.model, shape=shape, latent=[t, h, w], batch=args.batch, dtype=args.dtype,
@@ -90,10 +104,12 @@ def main() -> None:
                   peak_memory_gb=memory, peak_memory_kind=memory_kind, rows=rows)
     print(f"VideoFlexTok {args.model} {shape}, latents {args.batch}x{args.latent}, {args.dtype}, "
           f"{result['device']}, {memory_kind} {memory:.2f} GiB")
-    print(f"{'op':<11}{'k':>5}{'steps':>7}{'s/call':>10}{'clips/s':>10}{'tokens/s':>12}{'compile s':>11}")
+    print(f"{'op':<11}{'k':>5}{'steps':>7}{'s/call':>10}{'clips/s':>10}{'tokens/s':>12}{'TFLOP':>9}{'MFU':>7}"
+          f"{'compile s':>11}")
     for r in rows:
+        mfu = "" if r["mfu"] is None else f"{r['mfu']:.1%}"
         print(f"{r['op']:<11}{r['k']:>5}{r['steps']:>7}{r['seconds']:>10.3f}{r['clips_per_s']:>10.2f}"
-              f"{r['tokens_per_s']:>12.0f}{r['compile_s']:>11.1f}")
+              f"{r['tokens_per_s']:>12.0f}{r['tflop']:>9.4f}{mfu:>7}{r['compile_s']:>11.1f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1))
 
