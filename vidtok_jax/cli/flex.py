@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+from tqdm import tqdm
 
 from vidtok_jax.cli.atomic import check_output_file, save_npz
 from vidtok_jax.cli.frames import Preprocessing, open_video, to_output_frames
@@ -120,11 +121,10 @@ def flex_decode(input_path: str, output_path: str, options: FlexOptions, *, keep
     if max(keeps) > tokens.shape[1]:
         raise InputError(f"--keep {max(keeps)}: the file holds {tokens.shape[1]} tokens per latent frame")
     videos = []
-    for k in keeps:
+    for k in tqdm(keeps, desc="flex-decode", unit="k", file=sys.stderr, disable=None, leave=False):
         video = flex.detokenize(tokens[None], key=jax.random.key(seed), size=tuple(metadata["size"]), steps=steps,
                                 keep=k, guidance_scale=guidance, apg=APG if apg else None)
         videos.append(to_output_frames(np.asarray(video[0, :metadata["num_frames"]]), SpatialPadding(0, 0)))
-        print(f"decoded k={k}", file=sys.stderr)
     with VideoWriter(output_path, metadata["fps"]) as writer:
         writer.write(np.concatenate(videos, axis=2))
     panels = f" side by side, k = {', '.join(map(str, keeps))} from left to right" if len(keeps) > 1 else ""
