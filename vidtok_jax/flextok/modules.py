@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+import einops
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -49,20 +50,20 @@ def modulate(x: jax.Array, shift: jax.Array, scale: jax.Array) -> jax.Array:
     return x * (1.0 + scale) + shift
 
 
+PATCHES = "b (t pt) (h ph) (w pw) c -> b t h w (pt ph pw c)"
+
+
 def patchify(x: jax.Array, sizes: tuple[int, int, int]) -> jax.Array:
     """`[B, T, H, W, C]` -> `[B, T/pt, H/ph, W/pw, pt·ph·pw·C]`, the patch vector ordered (pt, ph, pw, c)."""
-    b, t, h, w, c = x.shape
     pt, ph, pw = sizes
-    x = x.reshape(b, t // pt, pt, h // ph, ph, w // pw, pw, c)
-    return x.transpose(0, 1, 3, 5, 2, 4, 6, 7).reshape(b, t // pt, h // ph, w // pw, pt * ph * pw * c)
+    return einops.rearrange(x, PATCHES, pt=pt, ph=ph, pw=pw)
 
 
 def unpatchify(x: jax.Array, sizes: tuple[int, int, int], channels: int) -> jax.Array:
     """Inverse of `patchify`."""
-    b, t, h, w, _ = x.shape
     pt, ph, pw = sizes
-    x = x.reshape(b, t, h, w, pt, ph, pw, channels)
-    return x.transpose(0, 1, 4, 2, 5, 3, 6, 7).reshape(b, t * pt, h * ph, w * pw, channels)
+    source, target = PATCHES.split(" -> ")
+    return einops.rearrange(x, f"{target} -> {source}", pt=pt, ph=ph, pw=pw, c=channels)
 
 
 def sincos_table(sizes: tuple[int, ...], dim: int) -> np.ndarray:
