@@ -1,5 +1,5 @@
 """Training VideoFlexTok: the objective's parts, and train.py's engine running the videoflextok family
-(loss falls, a resumed run equals a straight one, the export loads as an official file)."""
+(loss falls, a resumed run equals a straight one, two devices equal one, the export loads as an official file)."""
 
 from __future__ import annotations
 
@@ -72,11 +72,11 @@ def test_objective_reads_the_official_noise_module():
         FlowObjective.from_config(small(registers=6).config)
 
 
-def _run(workdir: Path, steps: int, cache: Path) -> subprocess.CompletedProcess:
-    sets = [arg for item in FLEX for arg in ("--set", item)]
+def _run(workdir: Path, steps: int, cache: Path, devices: int | None = None, extra=()) -> subprocess.CompletedProcess:
+    sets = [arg for item in FLEX + list(extra) for arg in ("--set", item)]
     command = [sys.executable, str(REPO / "train.py"), "--config", "flex_tiny_cpu", "--workdir", str(workdir),
                "--steps", str(steps), *sets]
-    result = subprocess.run(command, cwd=REPO, env=_env(cache), capture_output=True, text=True, timeout=900)
+    result = subprocess.run(command, cwd=REPO, env=_env(cache, devices), capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
 
@@ -95,6 +95,9 @@ def test_engine_trains_resumes_exactly_and_exports(tmp_path, flex_cache, capfd):
     assert len(losses) == 24 and np.mean(losses[-6:]) < 0.85 * np.mean(losses[:6])
     assert any("eval/eval_psnr" in m for m in _metrics(straight))
     _run(resumed, 12, flex_cache)
+    sharded = tmp_path / "two_devices"
+    assert "'data': 2" in _run(sharded, 12, flex_cache, devices=2, extra=["mesh.data=2"]).stdout
+    _assert_same_tree(read_checkpoint(sharded, 12)[1]["params"], read_checkpoint(resumed, 12)[1]["params"], atol=2e-4)
     assert "resumed from step 12" in _run(resumed, 24, flex_cache).stdout
     capfd.readouterr()
     _assert_same_tree(read_checkpoint(resumed, 24)[1]["params"], read_checkpoint(straight, 24)[1]["params"], atol=1e-6)

@@ -70,6 +70,17 @@ def test_read_and_write_video_round_trip(tmp_path):
         vt.write_video(tmp_path / "two.mp4", np.zeros((2, 3, 8, 8, 3)), 8)
 
 
+def test_a_command_never_writes_over_its_input(tmp_path, capsys):
+    from vidtok_jax.cli.demo import DEMO_CLIP
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(DEMO_CLIP.read_bytes())
+    (tmp_path / "alias.mp4").symlink_to(clip)
+    for output in (clip, tmp_path / "alias.mp4"):
+        assert main(["reconstruct", str(clip), str(output)]) == 1
+        assert "would destroy the input" in capsys.readouterr().err
+    assert clip.read_bytes() == DEMO_CLIP.read_bytes()
+
+
 def test_license_is_an_spdx_string():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert project["project"]["license"] == "MIT"

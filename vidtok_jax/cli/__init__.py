@@ -69,7 +69,7 @@ def _setup(args) -> tuple[ModelOptions, ModelConfig, Preprocessing]:
 
 
 def run_reconstruct(args) -> int:
-    check_output_file(args.output)
+    check_output_file(args.output, args.input)
     options, config, preprocessing = _setup(args)
     source = open_video(args.input, preprocessing, config.spatial_factor)
     tokenizer = load_model(options)
@@ -84,7 +84,7 @@ def run_reconstruct(args) -> int:
 
 
 def run_encode(args) -> int:
-    check_output_file(args.output)
+    check_output_file(args.output, args.input)
     options, config, preprocessing = _setup(args)
     source = open_video(args.input, preprocessing, config.spatial_factor)
     tokenizer = load_model(options)
@@ -105,7 +105,7 @@ def _check_same_weights(name: str, metadata: dict, checkpoint: str | None) -> No
 
 
 def run_decode(args) -> int:
-    check_output_file(args.output)
+    check_output_file(args.output, args.input)
     tokens, metadata = load_token_file(args.input)
     config_name, checkpoint = _model_choice(args.config or metadata["config"], args.checkpoint)
     config = load_model_config(config_name)

@@ -13,14 +13,19 @@ from vidtok_jax.errors import InputError
 from vidtok_jax.train.png import png_bytes
 
 
-def check_output_file(path: str | os.PathLike) -> None:
-    """Refuse an output path that cannot become a file (a folder, or in a missing folder) before any work."""
+def check_output_file(path: str | os.PathLike, *inputs: str | os.PathLike) -> None:
+    """Refuse, before any work, an output path that cannot become a file (a folder, or in a missing folder)
+    or that is one of the command's ``inputs`` (the same file under any name), which writing would destroy."""
     path = os.fspath(path)
     if os.path.isdir(path):
         raise InputError(f"{path} is a folder: give the output file's name")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise InputError(f"{path}: the folder {folder} does not exist")
+    for source in inputs:
+        if os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
+            raise InputError(f"{path} is the input {os.fspath(source)}: writing it would destroy the input; "
+                             "give another output name")
 
 
 @contextlib.contextmanager

@@ -74,7 +74,7 @@ def padded_frame_count(flex: VideoFlexTok, frames: int) -> int:
 
 
 def flex_encode(input_path: str, output_path: str, options: FlexOptions, preprocessing: Preprocessing) -> int:
-    check_output_file(output_path)
+    check_output_file(output_path, input_path)
     source = open_video(input_path, preprocessing, options.spatial_factor())
     flex = load_flex(options)
     frames = source.read_all()
@@ -111,7 +111,7 @@ def load_flex_token_file(path: str) -> tuple[np.ndarray, dict]:
 
 def flex_decode(input_path: str, output_path: str, options: FlexOptions, *, keeps: list[int] | None, steps: int,
                 guidance: float, apg: bool, seed: int) -> int:
-    check_output_file(output_path)
+    check_output_file(output_path, input_path)
     tokens, metadata = load_flex_token_file(input_path)
     flex = load_flex(options)
     if metadata.get("codebook_size") != flex.codebook_size:
