@@ -1,12 +1,12 @@
 """How VideoFlexTok's reconstructions improve with the number of tokens kept per latent frame.
 
-    python benchmarks/flextok_keep_sweep.py ../shared/videos/example.mp4 CLIP.mp4 [--checkpoint FILE]
+    python benchmarks/flextok_keep_sweep.py ../shared/videos/example.mp4 CLIP.mp4 --checkpoint FILE [--vidtok-config NAME]
 
 For each clip (the first `--frames` frames at `--fps`, resized to `--size` and center-cropped), and
 each k of `--keep`, decodes the clip's tokens kept to k per latent frame (`--steps` Euler steps,
 guidance `--guidance`, fixed seed) and reports the latent MSE against the VidTok latents of the
 clip, and the PSNR of the decoded video against the clip; the VidTok reconstruction is the
-ceiling. Default model: the bundled VideoFlexTok. Prints a table and writes
+ceiling. Prints a table and writes
 benchmarks/results/flextok_keep_sweep.json.
 """
 
@@ -30,7 +30,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "flextok_keep_sweep.json
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("clips", nargs="+")
-    parser.add_argument("--checkpoint", default=None, help="VideoFlexTok file (default: the bundled one)")
+    parser.add_argument("--checkpoint", required=True, help="VideoFlexTok file (official format)")
     parser.add_argument("--vidtok-config", default=None,
                         help="VidTok stage for a file without one (e.g. vidtok_jax_default, the bundled model)")
     parser.add_argument("--size", type=int, default=64)

@@ -1,7 +1,7 @@
 """The bundled default tokenizer: a small causal KL model that ships with the package.
 
 `load_tokenizer()` with no arguments, and the `vidtok-jax` commands without `--config` and
-`--checkpoint`, use it (and `load_videoflextok()` a small VideoFlexTok trained over it), so that everything runs on a fresh machine without downloading weights.
+`--checkpoint`, use it, so that everything runs on a fresh machine without downloading weights.
 It is small and briefly trained (see README): for real work load an official VidTok checkpoint.
 Its config is found by name like the bundled official configs: `load_model_config(DEFAULT_MODEL_NAME)`.
 """
@@ -14,8 +14,6 @@ from vidtok_jax.errors import CheckpointError
 
 DEFAULT_MODEL_NAME = "vidtok_jax_default"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "default"
-# The bundled VideoFlexTok: a small one over the bundled VidTok (configs/train/flex_default.yaml).
-DEFAULT_FLEXTOK_FILE = Path(__file__).resolve().parent / "assets" / "flextok" / "videoflextok_default.safetensors"
 
 
 def default_model_files() -> tuple[Path, Path]:

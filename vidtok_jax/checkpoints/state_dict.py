@@ -136,6 +136,9 @@ def save_safetensors(path: str | Path, state_dict: Mapping[str, np.ndarray],
     try:
         safetensors.numpy.save_file({k: np.ascontiguousarray(v) for k, v in state_dict.items()}, tmp,
                                     metadata=dict(metadata) if metadata else None)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private; a saved model is an ordinary file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

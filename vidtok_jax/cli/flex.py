@@ -24,7 +24,7 @@ from vidtok_jax.cli.frames import Preprocessing, open_video, to_output_frames
 from vidtok_jax.config import load_model_config
 from vidtok_jax.data.transforms import SpatialPadding
 from vidtok_jax.data.video import VideoWriter
-from vidtok_jax.default_model import DEFAULT_FLEXTOK_FILE, DEFAULT_MODEL_NAME, with_default_weights
+from vidtok_jax.default_model import with_default_weights
 from vidtok_jax.errors import InputError
 from vidtok_jax.flextok import VideoFlexTok, load_videoflextok
 from vidtok_jax.flextok.config import VIDTOK_IDS
@@ -39,18 +39,14 @@ APG = {"eta": 0.0, "momentum": 0.0, "norm_threshold": 0.6}  # the official noteb
 class FlexOptions:
     """Which VideoFlexTok (and VidTok stage) to load, and in which dtype."""
 
-    checkpoint: str | None = None  # None: the bundled VideoFlexTok (over the bundled VidTok)
+    checkpoint: str
     vidtok_config: str | None = None
     vidtok_checkpoint: str | None = None
     dtype: str = "float32"
 
-    def checkpoint_name(self) -> str:
-        return os.path.basename(self.checkpoint or DEFAULT_FLEXTOK_FILE)
-
     def spatial_factor(self) -> int:
         """The VidTok stage's spatial factor, read from its config (nothing loaded)."""
-        default = OFFICIAL_VIDTOK if self.checkpoint else DEFAULT_MODEL_NAME
-        return load_model_config(self.vidtok_config or default).spatial_factor
+        return load_model_config(self.vidtok_config or OFFICIAL_VIDTOK).spatial_factor
 
 
 def load_flex(options: FlexOptions) -> VideoFlexTok:
@@ -83,7 +79,7 @@ def flex_encode(input_path: str, output_path: str, options: FlexOptions, preproc
     total = padded_frame_count(flex, len(frames))
     video = np.concatenate([frames, np.repeat(frames[-1:], total - len(frames), axis=0)])
     tokens = np.asarray(flex.tokenize(video[None])[0], np.int32)
-    metadata = {"format": FLEX_TOKEN_FORMAT, "format_version": 1, "checkpoint": options.checkpoint_name(),
+    metadata = {"format": FLEX_TOKEN_FORMAT, "format_version": 1, "checkpoint": os.path.basename(options.checkpoint),
                 "fps": source.fps, "num_frames": len(frames), "size": list(frames.shape[1:3]),
                 "tokens_per_frame": flex.num_registers, "codebook_size": flex.codebook_size}
     save_npz(output_path, {"tokens": tokens, "metadata": np.array(json.dumps(metadata))})

@@ -198,9 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _flex_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("VideoFlexTok model")
-    group.add_argument("--checkpoint", metavar="FILE",
-                       help="official VideoFlexTok .safetensors file (config in its metadata, or a config.json beside it); "
-                            "default: the small bundled VideoFlexTok over the bundled VidTok")
+    group.add_argument("--checkpoint", required=True, metavar="FILE",
+                       help="official VideoFlexTok .safetensors file (config in its metadata, or a config.json beside it)")
     group.add_argument("--vidtok-config", metavar="CONFIG",
                        help="config of the VidTok stage when the file has no vae.vidtok.* weights (default: vidtok_kl_causal_488_16chn)")
     group.add_argument("--vidtok-checkpoint", metavar="FILE", help="weights of that VidTok stage (.ckpt or .safetensors)")

@@ -32,8 +32,7 @@ from vidtok_jax.flextok.config import FlexTokConfig, flextok_config_from_dict
 from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
 from vidtok_jax.flextok.sampler import Guidance, sample
 from vidtok_jax.quantizers import FSQ
-from vidtok_jax.default_model import DEFAULT_FLEXTOK_FILE
-from vidtok_jax.tokenizer import Tokenizer, compute_dtype, load_tokenizer, param_shapes
+from vidtok_jax.tokenizer import Tokenizer, compute_dtype, param_shapes
 
 CHUNK_FRAMES, OVERLAP_FRAMES = 17, 1  # the official chunk wrapper's defaults
 APG_KEYS = ("eta", "momentum", "norm_threshold")
@@ -343,19 +342,14 @@ def init_flextok_params(config: FlexTokConfig, key: jax.Array) -> dict:
                                            jnp.zeros((1,), bool))["params"]}
 
 
-def load_videoflextok(path: str | Path | None = None, *, vidtok: Tokenizer | None = None,
-                      dtype: Any = jnp.float32) -> VideoFlexTok:
+def load_videoflextok(path: str | Path, *, vidtok: Tokenizer | None = None, dtype: Any = jnp.float32) -> VideoFlexTok:
     """Load an official VideoFlexTok `.safetensors` file (config in its metadata, or a Hub folder's config.json).
 
     The file's VidTok stage (`vae.vidtok.*`) is loaded into our exact VidTok; a file without it
     gives a latent-only model unless `vidtok` (e.g. `vt.load_tokenizer("vidtok_kl_causal_488_16chn",
-    ckpt)`) is passed. With no `path`, the small bundled VideoFlexTok over the bundled VidTok.
-    `dtype=jnp.bfloat16` computes in bfloat16 with float32 parameters.
+    ckpt)`) is passed. `dtype=jnp.bfloat16` computes in bfloat16 with float32 parameters.
     """
     dtype = compute_dtype(dtype)
-    if path is None:
-        path = DEFAULT_FLEXTOK_FILE
-        vidtok = vidtok or load_tokenizer(dtype=dtype)
     doc, tensors, hub = read_flextok_file(path)
     try:
         config = flextok_config_from_dict(doc)
