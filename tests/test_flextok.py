@@ -127,6 +127,21 @@ def with_vidtok():
     return small(vidtok=vt.load_tokenizer())
 
 
+def test_a_file_with_its_vidtok_stage_loads_it_into_our_vidtok(with_vidtok, tmp_path, monkeypatch):
+    """The released files carry `vae.vidtok.*`: they go to this package's VidTok (here the official id is
+    pointed at the bundled 16-channel model, to keep the file small)."""
+    from vidtok_jax.flextok import config as flex_config
+    monkeypatch.setitem(flex_config.VIDTOK_IDS, "vidtok_kl_causal_488_16chn", "vidtok_jax_default")
+    path = tmp_path / "with_vae.safetensors"
+    vt.export_videoflextok(with_vidtok, path)
+    loaded = vt.load_videoflextok(path)
+    assert loaded.vidtok is not None and loaded.vidtok.config.name == "vidtok_jax_default"
+    leaves = zip(jax.tree_util.tree_leaves(loaded.vidtok.params), jax.tree_util.tree_leaves(with_vidtok.vidtok.params))
+    assert all(np.array_equal(a, b) for a, b in leaves)
+    video = jax.random.uniform(jax.random.key(2), (1, 17, 32, 32, 3), minval=-1, maxval=1)
+    np.testing.assert_array_equal(loaded.tokenize(video), with_vidtok.tokenize(video))
+
+
 def test_tokenize_follows_the_official_chunking(with_vidtok):
     flex, vidtok = with_vidtok, with_vidtok.vidtok
     video = jax.random.uniform(jax.random.key(0), (1, 33, 32, 32, 3), minval=-1, maxval=1)
