@@ -81,6 +81,16 @@ def test_a_command_never_writes_over_its_input(tmp_path, capsys):
     assert clip.read_bytes() == DEMO_CLIP.read_bytes()
 
 
+def test_decode_gives_back_the_input_frames_with_num_frames():
+    tok = vt.load_tokenizer()  # causal v1.1: 17 frames are padded to 20 and decode to 20
+    video = np.random.default_rng(0).uniform(-1, 1, (1, 17, 32, 32, 3)).astype(np.float32)
+    z = tok.encode(video)
+    assert tok.decode(z).shape[1] == 20
+    np.testing.assert_allclose(tok.decode(z, num_frames=17), tok.reconstruct(video), atol=1e-5)
+    with pytest.raises(vt.InputError, match="decode into 20 frames"):
+        tok.decode(z, num_frames=21)
+
+
 def test_license_is_an_spdx_string():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert project["project"]["license"] == "MIT"

@@ -145,23 +145,34 @@ class Tokenizer:
         moments = self.encode_moments(video, chunk_frames=chunk_frames, tile=tile, tile_overlap=tile_overlap)
         return self._run("tokens_from_moments", moments)
 
-    def decode(self, z, *, chunk_latents: int | None = None, tile=None, tile_overlap=None) -> jax.Array:
-        """Video from latents (official decoder output: v1.1 returns every decoded frame).
+    def decode(self, z, *, num_frames: int | None = None, chunk_latents: int | None = None, tile=None,
+               tile_overlap=None) -> jax.Array:
+        """Video from latents: the official decoder's output, or its last `num_frames` frames.
 
-        `chunk_latents` decodes that many latent frames at a time (exact for causal models);
-        `tile=(h, w)` pixels decodes overlapping tiles and blends them.
+        Causal v1.1 models decode t latent frames into 4t frames (8t for 888, 2t for 288): an input
+        of T frames was padded at its start to that length, so `num_frames=T` gives back exactly the
+        input's frames. v1.0 causal models decode 1 + 4(t - 1) frames, the input's when it had
+        1 + 4k frames. `chunk_latents` decodes that many latent frames at a time (exact for causal
+        models); `tile=(h, w)` pixels decodes overlapping tiles and blends them.
         """
         z = self.check_latent(z)
         if chunk_latents is None and tile is None:
-            return self._run("decode", z)
-        pieces = stream_decode(self.model, self.params, [z], z.shape[1] if chunk_latents is None else chunk_latents,
-                               tile=tile, tile_overlap=tile_overlap)
-        return jnp.concatenate(list(pieces), axis=1)
+            out = self._run("decode", z)
+        else:
+            pieces = stream_decode(self.model, self.params, [z], z.shape[1] if chunk_latents is None else chunk_latents,
+                                   tile=tile, tile_overlap=tile_overlap)
+            out = jnp.concatenate(list(pieces), axis=1)
+        if num_frames is None:
+            return out
+        if not 1 <= num_frames <= out.shape[1]:
+            raise InputError(f"num_frames={num_frames}: {z.shape[1]} latent frames decode into {out.shape[1]} frames")
+        return out[:, -num_frames:]
 
-    def detokenize(self, ids, *, chunk_latents: int | None = None, tile=None, tile_overlap=None) -> jax.Array:
+    def detokenize(self, ids, *, num_frames: int | None = None, chunk_latents: int | None = None, tile=None,
+                   tile_overlap=None) -> jax.Array:
         """Video from FSQ token ids `[B, t, h, w]` (options as in `decode`)."""
         codes = FSQ(self.config.regularizer).indices_to_codes(self.check_ids(ids))
-        return self.decode(codes, chunk_latents=chunk_latents, tile=tile, tile_overlap=tile_overlap)
+        return self.decode(codes, num_frames=num_frames, chunk_latents=chunk_latents, tile=tile, tile_overlap=tile_overlap)
 
     def reconstruct(self, video, *, chunk_frames: int | None = None, tile=None, tile_overlap=None) -> jax.Array:
         """Encode and decode; the output has the input's shape (options as in `encode`)."""
