@@ -10,6 +10,7 @@ import pytest
 
 import vidtok_jax as vt
 from vidtok_jax.cli import main
+from vidtok_jax.metrics.psnr import psnr
 from tests.conftest import REPO
 
 
@@ -89,6 +90,21 @@ def test_decode_gives_back_the_input_frames_with_num_frames():
     np.testing.assert_allclose(tok.decode(z, num_frames=17), tok.reconstruct(video), atol=1e-5)
     with pytest.raises(vt.InputError, match="decode into 20 frames"):
         tok.decode(z, num_frames=21)
+
+
+@pytest.mark.parametrize("index", [(0, 0, 0, 0, 0), (0, 3, 10, 10, 1), (0, 8, 31, 31, 2), "random"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_one_bad_value_anywhere_is_refused(index, bad):
+    tok = vt.load_tokenizer()
+    video = np.zeros((1, 9, 32, 32, 3), np.float32)
+    if index == "random":
+        index = tuple(int(i) for i in np.random.default_rng(7).integers(0, video.shape))
+    video[index] = bad
+    for call in (tok.encode, tok.reconstruct):
+        with pytest.raises(vt.InputError, match="NaN or Inf"):
+            call(video)
+    with pytest.raises(vt.InputError, match="NaN or infinite"):
+        psnr(video, np.zeros_like(video))
 
 
 def test_license_is_an_spdx_string():

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vidtok_jax.array_checks import finite_range
 from vidtok_jax.checkpoints.state_dict import (flatten, params_from_state_dict, read_state_dict, save_safetensors,
                                               state_dict_from_params)
 from vidtok_jax.config import ModelConfig, load_model_config
@@ -246,8 +247,8 @@ class Tokenizer:
             raise InputError(f"expected float pixels in [-1, 1], got dtype {dtype}: convert with "
                              "video.astype(np.float32) / 127.5 - 1")
         if not isinstance(video, jax.core.Tracer):
-            lo, hi = float(jnp.min(video)), float(jnp.max(video))
-            if not (np.isfinite(lo) and np.isfinite(hi)):
+            finite, lo, hi = finite_range(video)
+            if not finite:
                 raise InputError("the video contains NaN or Inf values")
             if lo < -RANGE_SLACK or hi > RANGE_SLACK:
                 raise InputError(f"pixel values span [{lo:g}, {hi:g}] but must be in [-1, 1]: for 0..255 "

@@ -11,14 +11,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vidtok_jax.array_checks import finite_range
 from vidtok_jax.errors import InputError
 
 RANGE_LIMIT = 2.0
-
-
-@jax.jit
-def _value_range(x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    return jnp.min(x), jnp.max(x)
 
 
 def as_pixels(x, name: str) -> jax.Array:
@@ -33,8 +29,8 @@ def as_pixels(x, name: str) -> jax.Array:
         raise InputError(f"{name} has dtype {x.dtype}; expected floats in [-1, 1] (map uint8 frames with "
                          "x / 127.5 - 1)")
     pixels = jnp.asarray(x, jnp.float32)
-    low, high = (float(v) for v in _value_range(pixels))
-    if not (np.isfinite(low) and np.isfinite(high)):
+    finite, low, high = finite_range(pixels)
+    if not finite:
         raise InputError(f"{name} contains NaN or infinite values")
     if low < -RANGE_LIMIT or high > RANGE_LIMIT:
         raise InputError(f"{name} has values in [{low:.4g}, {high:.4g}], far outside [-1, 1]: are these "
