@@ -36,8 +36,10 @@ def test_checkpoint_paths_are_checked_before_asking_for_a_config(tmp_path):
     with pytest.raises(vt.CheckpointError, match="README.md is not a checkpoint"):
         vt.load_tokenizer(checkpoint=str(REPO / "README.md"))
     (tmp_path / "model.ckpt").write_bytes(b"")
-    with pytest.raises(vt.ConfigError, match="needs its config"):
+    with pytest.raises(vt.ConfigError, match="needs its config.*'vidtok_jax_default' for weights exported"):
         vt.load_tokenizer(checkpoint=str(tmp_path / "model.ckpt"))
+    with pytest.raises(vt.ConfigError, match="did you mean vidtok_jax_default"):
+        vt.load_model_config("vidtok_jax_defualt")
 
 
 @pytest.mark.parametrize("tiling", [["--tile", "64", "64", "--tile-overlap", "80"], ["--tile", "30", "30"]])

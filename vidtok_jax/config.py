@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import yaml
 from flax.core import FrozenDict
 
-from vidtok_jax.default_model import DEFAULT_MODEL_DIR
+from vidtok_jax.default_model import DEFAULT_MODEL_DIR, DEFAULT_MODEL_NAME
 from vidtok_jax.errors import ConfigError
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "model_configs"
@@ -355,12 +355,12 @@ def load_model_config(config: str | Path | ModelConfig) -> ModelConfig:
         candidates = [folder / f"{stem}.yaml" for folder in (BUNDLED_DIR, DEFAULT_MODEL_DIR)]
         bundled = next((candidate for candidate in candidates if candidate.is_file()), None)
         if path.parent != Path(".") or bundled is None:
-            names = bundled_config_names()
+            names = bundled_config_names() + [DEFAULT_MODEL_NAME]
             close = difflib.get_close_matches(stem, names, n=3)
             raise ConfigError(
                 f"config '{config}' is neither a file nor a bundled config"
                 + (f"; did you mean {', '.join(close)}?" if close else "")
-                + f" (bundled: {', '.join(names)})")
+                + f" (bundled: {', '.join(names[:-1])}; and {DEFAULT_MODEL_NAME}, the bundled default model)")
         path = bundled
     try:
         doc = yaml.safe_load(path.read_text())

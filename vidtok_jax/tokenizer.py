@@ -315,7 +315,8 @@ def load_tokenizer(config: str | Path | ModelConfig | None = None, checkpoint: s
                               "train.py workdir")
     if config is None:
         raise ConfigError(f"{path} needs its config: give config= the name of a bundled config (see "
-                          "vidtok_jax.bundled_config_names()) or an official YAML file")
+                          "vidtok_jax.bundled_config_names(); 'vidtok_jax_default' for weights exported from the "
+                          "bundled default model) or an official YAML file")
     cfg = load_model_config(config)
     if path is None:
         warnings.warn(f"no checkpoint given: {cfg.name} has random weights (seed {seed})", stacklevel=2)
