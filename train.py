@@ -84,7 +84,8 @@ def train(config, workdir: str):
     reporter = Reporter(workdir, config.steps, config.data.batch_size, config.log.tensorboard)
 
     # Mesh: data x fsdp over every device of every process.
-    mesh = mesh_lib.make_mesh(config.mesh.data, config.mesh.fsdp)
+    mesh = mesh_lib.make_mesh(config.mesh.data, config.mesh.fsdp,
+                              {"data.batch_size": config.data.batch_size, "eval.batch_size": config.eval.batch_size})
     replicated, batch_sharding = mesh_lib.replicated(mesh), mesh_lib.batch_sharding(mesh)
     reporter.message(f"mesh {dict(mesh.shape)} over {jax.device_count()} {jax.devices()[0].platform} devices, "
                      f"{jax.process_count()} process(es)")

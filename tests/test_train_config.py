@@ -87,3 +87,16 @@ def test_posterior_logvar_starts_a_fresh_kl_model_with_that_variance():
     assert bias.shape == (2 * z,) and np.all(bias[z:] == -6.0) and np.all(np.abs(bias[:z]) < 1)
     with pytest.raises(ConfigError, match="freshly initialised KL model"):
         load_train_config("stage1_fsq_causal_488_262144", SYNTHETIC + ["init.posterior_logvar=-6"])
+
+
+def test_a_batch_that_does_not_split_over_the_devices_is_a_one_line_error(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.test_train import REPO, _env
+    result = subprocess.run([sys.executable, str(REPO / "train.py"), "--config", "tiny_cpu", "--workdir",
+                             str(tmp_path / "w"), "--steps", "8", "--set", "optimizer.warmup_steps=2"],
+                            cwd=REPO, env=_env(tmp_path / "cache", devices=8), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "error: data.batch_size=2 does not split over the 8 devices" in result.stderr
+    assert "Traceback" not in result.stderr

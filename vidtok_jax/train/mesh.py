@@ -32,8 +32,16 @@ def mesh_shape(data: int, fsdp: int, device_count: int) -> tuple[int, int]:
     return data, fsdp
 
 
-def make_mesh(data: int, fsdp: int) -> jax.sharding.Mesh:
+def make_mesh(data: int, fsdp: int, batch_sizes: dict[str, int] | None = None) -> jax.sharding.Mesh:
+    """The mesh over every device; ``batch_sizes`` (name -> size) must split evenly over it."""
     shape = mesh_shape(data, fsdp, jax.device_count())
+    devices = shape[0] * shape[1]
+    for name, size in (batch_sizes or {}).items():
+        if size % devices:
+            fitting = max(devices, size // devices * devices)
+            raise ConfigError(f"{name}={size} does not split over the {devices} devices of the mesh (data={shape[0]} x "
+                              f"fsdp={shape[1]}): use a multiple of {devices} such as {fitting}, or set mesh.data "
+                              "to use fewer devices")
     return jax.make_mesh(shape, AXES, axis_types=(AxisType.Auto,) * len(AXES))
 
 
