@@ -18,7 +18,6 @@ cuDNN). Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import platform
 import resource
@@ -31,16 +30,17 @@ import numpy as np
 from vidtok_jax import flops as flops_lib
 from vidtok_jax.compilation_cache import use_threefry_gpu_kernel
 from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
-from vidtok_jax.metrics.lpips import load_lpips_params
 from vidtok_jax.train.config import REMAT_POLICIES, load_train_config
-from vidtok_jax.train.state import count_params, init_state
-from vidtok_jax.train.step import TrainStep
+from vidtok_jax.train.family import make_family
+from vidtok_jax.train.state import count_params
 from vidtok_jax.train.synthetic import synthetic_clip
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_train.json"
 CASES = {
     "full": ("stage1_kl_causal_488_4chn", ["loss.disc_start=0", "data.source=synthetic"]),
     "tiny": ("tiny_cpu", ["loss.disc_start=0"]),
+    "flex_tiny": ("flex_tiny_cpu", []),
+    "flex": ("flex_default", ["data.source=synthetic"]),
 }
 
 
@@ -66,7 +66,9 @@ def device_peak_gib() -> float | None:
 
 def case_config(name: str, args: argparse.Namespace):
     preset, overrides = CASES[name]
-    overrides = overrides + [f"data.batch_size={args.batch}", f"eval.batch_size={args.batch}", f"model.remat={args.remat}"]
+    overrides = overrides + [f"data.batch_size={args.batch}", f"eval.batch_size={args.batch}"]
+    if not name.startswith("flex"):  # the VideoFlexTok family has no remat option
+        overrides.append(f"model.remat={args.remat}")
     if name == "full":
         overrides += [f"data.num_frames={args.frames}", f"data.height={args.size}", f"data.width={args.size}"]
     if args.dtype:
@@ -79,24 +81,24 @@ def bench_case(name: str, args: argparse.Namespace) -> dict:
     data = config.data
     video = np.stack([synthetic_clip(np.random.default_rng(i), data.num_frames, data.height, data.width)
                       for i in range(data.batch_size)])
-    state = jax.jit(functools.partial(init_state, config))(None)
-    steps = TrainStep(config)
-    lpips_params = load_lpips_params("vgg")
+    family = make_family(config)
+    state = jax.jit(family.init_state)(None)
+    aux = family.aux()
     start = time.perf_counter()
-    compiled = jax.jit(steps.train_step, donate_argnums=0).lower(state, video, lpips_params).compile()
+    compiled = jax.jit(family.train_step, donate_argnums=0).lower(state, video, aux).compile()
     compile_seconds = time.perf_counter() - start
     memory = compiled.memory_analysis()
     estimate = None if memory is None else (memory.argument_size_in_bytes + memory.output_size_in_bytes
                                             + memory.temp_size_in_bytes - memory.alias_size_in_bytes)
     flops = step_flops(compiled)
-    analytic = flops_lib.count(steps.train_step, state, video, lpips_params).total
+    analytic = flops_lib.count(family.train_step, state, video, aux).total
     print(f"{name}: compiled in {compile_seconds:.0f} s, XLA memory estimate "
           f"{'?' if estimate is None else f'{estimate / 2**30:.2f} GiB'}", flush=True)
     times, error, metrics = [], None, {"finite": np.nan}
     try:
         for index in range(0 if args.compile_only else args.warmup + args.steps):
             start = time.perf_counter()
-            state, metrics = compiled(state, video, lpips_params)
+            state, metrics = compiled(state, video, aux)
             jax.block_until_ready(metrics)
             seconds = time.perf_counter() - start
             peak = device_peak_gib()
@@ -111,7 +113,8 @@ def bench_case(name: str, args: argparse.Namespace) -> dict:
     achieved_tflops = flops / seconds / 1e12 if flops and times else None
     analytic_tflops = analytic / seconds / 1e12 if times else None
     return {
-        "case": name, "model": config.model_config.name, "params": count_params(state.generator["autoencoder"]),
+        "case": name, "model": family.describe(state).split(":")[0],
+        "params": count_params(state.params if config.family == "videoflextok" else state.generator["autoencoder"]),
         "ch": config.model_config.encoder.ch, "batch": data.batch_size, "frames": data.num_frames,
         "size": data.height, "dtype": config.model.dtype, "remat": config.model.remat,
         "compile_s": round(compile_seconds, 1), "step_s": round(seconds, 3), "step_times_s": [round(t, 3) for t in times],
@@ -149,12 +152,12 @@ def main() -> None:
         row = bench_case(name, args)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print(f"\n{'case':6} {'params':>11} {'input':>16} {'dtype':>8} {'remat':>6} {'compile s':>9} {'step s':>8} "
+    print(f"\n{'case':10} {'params':>11} {'input':>16} {'dtype':>8} {'remat':>6} {'compile s':>9} {'step s':>8} "
           f"{'clips/s':>8} {'mem est GiB':>11} {'peak RSS GiB':>12} {'dev peak GiB':>12} {'TFLOP':>7} {'MFU':>7} "
           f"{'XLA TFLOP':>9}")
     for r in rows:
         shape = f"{r['batch']}x{r['frames']}x{r['size']}x{r['size']}"
-        print(f"{r['case']:6} {r['params']:>11,} {shape:>16} {r['dtype']:>8} {r['remat']:>6} {r['compile_s']:>9} "
+        print(f"{r['case']:10} {r['params']:>11,} {shape:>16} {r['dtype']:>8} {r['remat']:>6} {r['compile_s']:>9} "
               f"{r['step_s']:>8} {r['clips_per_s']:>8} {r['step_memory_estimate_gib']!s:>11} {r['peak_rss_gib']:>12} "
               f"{r.get('device_peak_gib')!s:>12} {r.get('analytic_step_tflop')!s:>7} {r.get('mfu')!s:>7} "
               f"{r.get('step_tflop')!s:>9}")
