@@ -175,11 +175,11 @@ class VideoFlexTok:
         """Token ids int32 `[B, t, R]` of a video `[B, T, H, W, 3]` in [-1, 1], T = 17 + 16k.
 
         VidTok gives the posterior mode of each chunk's latents; `key` samples the posterior as the
-        official VAE stage does.
+        official VAE stage does. Chunks run one after another, so memory does not grow with the length.
         """
         vidtok = self._require_vidtok()
         video = vidtok.check_video(video)
-        b, frames = video.shape[:2]
+        frames = video.shape[1]
         stride = self.chunk_frames - self.overlap_frames
         if frames < self.chunk_frames or (frames - self.chunk_frames) % stride:
             lo, hi = self.valid_frame_counts(frames)
@@ -187,12 +187,13 @@ class VideoFlexTok:
                              f"{self.chunk_frames} overlapping by {self.overlap_frames}), got {frames}: "
                              f"use {lo} or {hi} frames" if frames >= self.chunk_frames else
                              f"VideoFlexTok needs at least {self.chunk_frames} frames, got {frames}")
-        starts = range(0, frames - self.chunk_frames + 1, stride)
-        chunks = jnp.concatenate([video[:, s:s + self.chunk_frames] for s in starts])  # [(chunk, b), ...]
-        ids = self.tokenize_latents(vidtok.encode(chunks, key=key))
-        ids = ids.reshape(len(starts), b, *ids.shape[1:])
         skip = self._overlap_latents()
-        return jnp.concatenate([ids[0]] + [ids[i, :, skip:] for i in range(1, len(starts))], axis=1)
+        keys = [None] * (frames // stride + 1) if key is None else list(jax.random.split(key, frames // stride + 1))
+        pieces = []
+        for i, start in enumerate(range(0, frames - self.chunk_frames + 1, stride)):  # one compiled program per chunk
+            ids = self.tokenize_latents(vidtok.encode(video[:, start:start + self.chunk_frames], key=keys[i]))
+            pieces.append(ids if i == 0 else ids[:, skip:])
+        return jnp.concatenate(pieces, axis=1)
 
     def detokenize(self, ids, *, key: jax.Array, size: tuple[int, int] | None = None, steps: int = 30,
                    keep: int | Sequence[int] | None = None, guidance_scale: float = 1.0,
