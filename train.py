@@ -22,13 +22,14 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from vidtok_jax.checkpoints.workdir import checkpoint_dir, export_workdir
 from vidtok_jax.compilation_cache import enable_compilation_cache_or_warn, use_threefry_gpu_kernel
 from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
 from vidtok_jax.errors import VidTokError
 from vidtok_jax.train import checkpointing, data, mesh as mesh_lib
 from vidtok_jax.train.config import load_train_config
 from vidtok_jax.train.family import make_family
-from vidtok_jax.train.png import frame_grid, write_png
+from vidtok_jax.images import frame_grid, write_png
 from vidtok_jax.train.reporting import Reporter
 from vidtok_jax.train.stop_signal import StopOnSignal
 
@@ -74,7 +75,7 @@ def diverged(step: int, metrics: dict, manager, workdir: str) -> TrainingDiverge
     return TrainingDiverged(
         f"step {step}: a loss, gradient norm or parameter is NaN/Inf ({shown}); "
         f"stopped without saving. Last good checkpoint: "
-        f"{'none' if last is None else f'step {last}'} in {checkpointing.checkpoint_dir(workdir)}. "
+        f"{'none' if last is None else f'step {last}'} in {checkpoint_dir(workdir)}. "
         "Lower optimizer.learning_rate or check the data.")
 
 
@@ -148,7 +149,7 @@ def train(config, workdir: str):
                         if saved != step:
                             checkpointing.save(manager, state, batches.get_state(), document, evaluate(state, step))
                         reporter.message(f"step {step}: stopped by {stop.received.name}; checkpoint of step {step} "
-                                         f"saved in {checkpointing.checkpoint_dir(workdir)}; run the same command to resume")
+                                         f"saved in {checkpoint_dir(workdir)}; run the same command to resume")
                         break
                     video = data.global_batch(batch["video"], batch_sharding)
                     data_wait = time.perf_counter() - wait_start
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     use_memory_optimized_cpu_scheduler()  # before JAX starts its backends; halves the CPU step's memory
     if args.command == "export":
-        written = checkpointing.export_workdir(args.workdir, args.out, args.step, args.ema, args.weights_only,
+        written = export_workdir(args.workdir, args.out, args.step, args.ema, args.weights_only,
                                                dtype=np.float16 if args.float16 else np.float32)
         print(f"wrote {args.out}" + ("" if Path(written) == Path(args.out) else f" and {written}"))
         return 0

@@ -23,7 +23,7 @@ import numpy as np
 
 import vidtok_jax as vt
 from vidtok_jax.metrics import lpips, psnr, ssim
-from vidtok_jax.train.png import frame_grid, write_png
+from vidtok_jax.images import frame_grid, write_png
 
 RESULTS = Path(__file__).resolve().parent / "results" / "flextok_keep_sweep.json"
 METRICS = ("latent_mse", "psnr", "psnr_after_first", "ssim", "lpips")

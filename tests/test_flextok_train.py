@@ -15,7 +15,7 @@ import pytest
 
 import vidtok_jax as vt
 from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss, sample_keep
-from vidtok_jax.train.checkpointing import read_checkpoint
+from vidtok_jax.checkpoints.workdir import read_checkpoint
 from tests.test_flextok import R, small
 from tests.test_train import REPO, _assert_same_tree, _env, _metrics
 

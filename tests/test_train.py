@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from vidtok_jax.data.video import write_video
-from vidtok_jax.train.checkpointing import export_workdir, load_params_from_workdir, read_checkpoint
+from vidtok_jax.checkpoints.workdir import export_workdir, load_params_from_workdir, read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "vidtok_reference" / "kl_causal_488_4chn"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import orbax.checkpoint as ocp
 
-from vidtok_jax.train.checkpointing import BEST_METRIC, checkpoint_dir, make_manager
+from vidtok_jax.checkpoints.workdir import checkpoint_dir
+from vidtok_jax.train.checkpointing import BEST_METRIC, make_manager
 from vidtok_jax.train.config import load_train_config
 
 

@@ -303,7 +303,7 @@ def load_tokenizer(config: str | Path | ModelConfig | None = None, checkpoint: s
     config, checkpoint = with_default_weights(config, checkpoint)
     path = None if checkpoint is None else Path(checkpoint)
     if path is not None and path.is_dir():
-        from vidtok_jax.train.checkpointing import load_params_from_workdir
+        from vidtok_jax.checkpoints.workdir import load_params_from_workdir
         saved_config, params = load_params_from_workdir(path)
         cfg = saved_config if config is None else load_model_config(config)
         _check_param_shapes(cfg, params, str(path))

@@ -10,7 +10,7 @@ from typing import IO
 import numpy as np
 
 from vidtok_jax.errors import InputError
-from vidtok_jax.train.png import png_bytes
+from vidtok_jax.images import png_bytes
 
 
 def check_output_file(path: str | os.PathLike, *inputs: str | os.PathLike) -> None:

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from vidtok_jax.train.png import frame_grid
+from vidtok_jax.images import frame_grid
 
 ERROR_GAIN = 4  # the error row shows |input - reconstruction| times this, so small errors are visible
 GRID_COLUMNS = 6

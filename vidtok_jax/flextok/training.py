@@ -33,8 +33,7 @@ from vidtok_jax.flextok.presets import flextok_hydra_config
 from vidtok_jax.flextok.sampler import Guidance, sample
 from vidtok_jax.quantizers import FSQ
 from vidtok_jax.tokenizer import load_tokenizer
-from vidtok_jax.train import checkpointing
-from vidtok_jax.train.checkpointing import FLEXTOK_DOCUMENT
+from vidtok_jax.checkpoints.workdir import FLEXTOK_DOCUMENT, read_checkpoint
 from vidtok_jax.train.config import TrainConfig
 from vidtok_jax.train.optimizer import ema_update, generator_optimizer
 from vidtok_jax.train.state import PRNG_IMPL, count_params
@@ -54,7 +53,7 @@ class FlexTrainState:
 def _hydra_config(config: TrainConfig, latent_channels: int) -> dict:
     source = config.init.checkpoint
     if source is not None and Path(source).is_dir():
-        return checkpointing.read_checkpoint(source, None)[2][FLEXTOK_DOCUMENT]
+        return read_checkpoint(source, None)[2][FLEXTOK_DOCUMENT]
     if source is not None:
         return read_flextok_file(source)[0]
     shape = dict(config.raw["flextok"]["shape"])
@@ -111,7 +110,7 @@ class FlexTokFamily:
         if source is None:
             return None
         if Path(source).is_dir():
-            return checkpointing.read_checkpoint(source, None)[1]["params"]
+            return read_checkpoint(source, None)[1]["params"]
         return split_state(read_flextok_file(source)[1], flextok_param_shapes(self.flex_config), str(source))[0]
 
     def init_state(self, initial) -> FlexTrainState:

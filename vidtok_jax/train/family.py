@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vidtok_jax.checkpoints.state_dict import params_from_state_dict, read_state_dict
+from vidtok_jax.checkpoints.workdir import load_training_checkpoint
 from vidtok_jax.errors import CheckpointError
 from vidtok_jax.losses.discriminator import STATE_DICT_PREFIX, discriminator_from_state_dict
 from vidtok_jax.metrics.lpips import load_lpips_params
@@ -40,7 +41,7 @@ def initial_weights(config: TrainConfig) -> dict | None:
         return None
     template = param_shapes(config.model_config)
     if Path(source).is_dir():
-        loaded = checkpointing.load_training_checkpoint(source)
+        loaded = load_training_checkpoint(source)
         shapes = jax.tree_util.tree_map(np.shape, loaded["autoencoder"])
         if shapes != jax.tree_util.tree_map(lambda leaf: tuple(leaf.shape), template):
             raise CheckpointError(f"{source} holds another model than model.config / model.net describe")

@@ -1,0 +1,112 @@
+"""Reading training workdirs: their checkpoints as weights for inference, export to official files.
+
+A workdir (written by ``train.py``, see ``vidtok_jax.train.checkpointing``) holds
+``checkpoints/<step>/`` with the items ``state``, ``data`` and ``config``. ``read_checkpoint`` gives
+a step's state as numpy arrays and its config document; ``load_params_from_workdir`` gives
+``(ModelConfig, params)`` for ``load_tokenizer``; ``export_workdir`` writes the official
+``.safetensors`` layout (a VidTok state dict with its config YAML beside it, or an official
+VideoFlexTok file). Nothing here imports the training engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import yaml
+from absl import logging as absl_logging
+
+from vidtok_jax.checkpoints.state_dict import save_safetensors, state_dict_from_params
+from vidtok_jax.config import ModelConfig, model_config_from_dict
+from vidtok_jax.errors import CheckpointError
+from vidtok_jax.flextok.checkpoint import write_flextok_file
+from vidtok_jax.losses.discriminator import discriminator_state_dict
+
+FLEXTOK_DOCUMENT = "videoflextok"  # the config document of a VideoFlexTok run holds its official config here
+
+
+def checkpoint_dir(workdir: str | Path) -> Path:
+    return Path(workdir).resolve() / "checkpoints"
+
+
+@contextlib.contextmanager
+def _absl_errors_only():
+    """Silence orbax's warnings about a read-only manager (it is read-only because we only read)."""
+    previous = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(previous)
+
+
+def read_checkpoint(workdir: str | Path, step: int | None) -> tuple[int, dict, dict]:
+    """``(step, state as nested dicts of numpy arrays, config document)`` of a workdir's checkpoint."""
+    directory = checkpoint_dir(workdir)
+    if not directory.is_dir():
+        raise CheckpointError(f"{workdir} is not a training workdir (no checkpoints/ folder)")
+    handlers = {"state": ocp.PyTreeCheckpointHandler(), "data": ocp.JsonCheckpointHandler(),
+                "config": ocp.JsonCheckpointHandler()}
+    with _absl_errors_only(), ocp.CheckpointManager(directory, item_handlers=handlers,
+                                                    options=ocp.CheckpointManagerOptions(read_only=True)) as manager:
+        step = manager.latest_step() if step is None else step
+        if step is None:
+            raise CheckpointError(f"{workdir} has no finished checkpoint")
+        metadata = manager.item_metadata(step)["state"]
+        restore_args = jax.tree_util.tree_map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), metadata)
+        restored = manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.PyTreeRestore(restore_args=restore_args), config=ocp.args.JsonRestore()))
+    return step, restored["state"], restored["config"]
+
+
+def _model_config(document: dict, workdir) -> ModelConfig:
+    return model_config_from_dict(document["model"], name=Path(workdir).resolve().name)
+
+
+def _autoencoder(state: dict, use_ema: bool) -> dict:
+    trained = state["ema"] if use_ema and state.get("ema") else state["generator"]["autoencoder"]
+    return {**(state.get("frozen") or {}), **trained}
+
+
+def load_params_from_workdir(workdir: str | Path, step: int | None = None,
+                             use_ema: bool = False) -> tuple[ModelConfig, dict]:
+    """``(ModelConfig, params)`` of a training workdir (latest step by default; ``use_ema`` for the EMA weights)."""
+    _, state, document = read_checkpoint(workdir, step)
+    return _model_config(document, workdir), _autoencoder(state, use_ema)
+
+
+def load_training_checkpoint(workdir: str | Path, step: int | None = None) -> dict:
+    """What a new run can start from: ``autoencoder``, ``discriminator``, ``logvar`` and ``model_config``."""
+    _, state, document = read_checkpoint(workdir, step)
+    return {"autoencoder": _autoencoder(state, False), "discriminator": state["discriminator"],
+            "logvar": np.asarray(state["generator"]["logvar"]), "model_config": _model_config(document, workdir)}
+
+
+def export_workdir(workdir: str | Path, out: str | Path, step: int | None = None, use_ema: bool = False,
+                   weights_only: bool = False, dtype=np.float32) -> Path:
+    """Write the official ``.safetensors`` state dict and ``<out>.yaml`` beside it (returned).
+
+    A VideoFlexTok workdir is written as an official VideoFlexTok file (its config in the metadata;
+    the frozen VidTok stage is not included) and the file itself is returned.
+
+    The state dict holds the loss's discriminator and log-variance (``loss.*``) as official
+    checkpoints do, unless ``weights_only``: then only the autoencoder, which is all inference needs.
+    ``dtype=np.float16`` halves the file (the loaders read any float dtype back as float32).
+    """
+    step, state, document = read_checkpoint(workdir, step)
+    if FLEXTOK_DOCUMENT in document:  # a VideoFlexTok run: the official VideoFlexTok format, config in the metadata
+        params = state["ema"] if use_ema and state.get("ema") else state["params"]
+        write_flextok_file(out, document[FLEXTOK_DOCUMENT], params, dtype=dtype)
+        return Path(out)
+    disc = state["discriminator"]
+    extras = None if weights_only else {**discriminator_state_dict(disc["params"], disc["batch_stats"]),
+                                        "loss.logvar": np.asarray(state["generator"]["logvar"], np.float32)}
+    out = Path(out)
+    state_dict = state_dict_from_params(_autoencoder(state, use_ema), extras)
+    save_safetensors(out, {key: value.astype(dtype) for key, value in state_dict.items()})
+    config_path = out.with_suffix(".yaml")
+    config_path.write_text(yaml.safe_dump(document["model"], sort_keys=False))
+    return config_path
