@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import vidtok_jax
-from vidtok_jax import cli, compilation_cache
+from vidtok_jax import compilation_cache
 from vidtok_jax.cli import info as cli_info, model as cli_model
 from vidtok_jax.cli import main
 from vidtok_jax.cli.chunks import exactly, pad_end, paired_with_inputs, regroup, skip_and_take
