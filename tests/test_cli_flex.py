@@ -9,6 +9,7 @@ import pytest
 
 import vidtok_jax as vt
 from vidtok_jax.cli import main
+from vidtok_jax.cli.plots import CAPTION_HEIGHT
 from vidtok_jax.cli.demo import DEMO_CLIP
 from vidtok_jax.data.video import probe_video
 from tests.test_flextok import R, small
@@ -36,7 +37,7 @@ def test_encode_then_decode_a_keep_sweep(flex_file, tmp_path, capsys):
     video = tmp_path / "sweep.mp4"
     assert main(["flex-decode", str(tokens), str(video), *_model(flex_file), "--keep-sweep", "1,4", "--steps", "2"]) == 0
     info = probe_video(video)
-    assert (info.num_frames, info.height, info.width) == (20, 32, 64)
+    assert (info.num_frames, info.height, info.width) == (20, 32 + CAPTION_HEIGHT, 64)  # a "k=..." caption on top
     assert "k = 1, 4 from left to right" in capsys.readouterr().out
 
 

@@ -5,7 +5,7 @@ frame, coarse to fine) and ``metadata``, a JSON string: checkpoint file name, fr
 count, frame size, tokens per frame and codebook size. The video is padded at the end (last frame
 repeated) to the 17 + 16k frames of the official chunking; decoding drops the padding again.
 ``flex-decode --keep-sweep 1,4,16`` decodes the first k tokens of every latent frame for each k and
-writes the videos side by side, coarse (left) to fine (right).
+writes the videos side by side, coarse (left) to fine (right), each under a "k=..." caption.
 """
 
 import json
@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from vidtok_jax.cli.atomic import check_output_file, save_npz
 from vidtok_jax.cli.frames import Preprocessing, open_video, to_output_frames
+from vidtok_jax.cli.plots import caption_strip
 from vidtok_jax.config import load_model_config
 from vidtok_jax.data.transforms import SpatialPadding
 from vidtok_jax.data.video import VideoWriter
@@ -121,8 +122,12 @@ def flex_decode(input_path: str, output_path: str, options: FlexOptions, *, keep
         video = flex.detokenize(tokens[None], key=jax.random.key(seed), size=tuple(metadata["size"]), steps=steps,
                                 keep=k, guidance_scale=guidance, apg=APG if apg else None)
         videos.append(to_output_frames(np.asarray(video[0, :metadata["num_frames"]]), SpatialPadding(0, 0)))
+    frames = np.concatenate(videos, axis=2)
+    if len(keeps) > 1:  # label each panel with its k
+        strip = caption_strip([[f"k={k}"] for k in keeps], videos[0].shape[2])
+        frames = np.concatenate([np.broadcast_to(strip, (len(frames), *strip.shape)), frames], axis=1)
     with VideoWriter(output_path, metadata["fps"]) as writer:
-        writer.write(np.concatenate(videos, axis=2))
+        writer.write(frames)
     panels = f" side by side, k = {', '.join(map(str, keeps))} from left to right" if len(keeps) > 1 else ""
     print(f"wrote {output_path}: {metadata['num_frames']} frames at {metadata['fps']:g} fps{panels}")
     return 0

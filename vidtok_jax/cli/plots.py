@@ -19,6 +19,7 @@ _GLYPHS = {  # 3 columns x 5 rows, row by row
     "8": "111101111101111", "9": "111101111001111", ".": "000000000000010", "-": "000000111000000",
     "d": "001001111101111", "B": "110101110101110", "f": "011100110100100", "r": "000110100100100",
     "a": "000111011101111", "m": "000111111101101", "e": "000111111100011", " ": "000000000000000",
+    "k": "100101110101101", "=": "000111000111000",
 }
 _FONT_SCALE = 2
 _CHAR_WIDTH = 4 * _FONT_SCALE  # glyph and a column of space
@@ -43,7 +44,7 @@ def comparison_grid(inputs: np.ndarray, reconstruction: np.ndarray, columns: int
     grid = frame_grid(a, b, error)
     if psnr is None:
         return grid
-    return np.concatenate([_captions([[f"frame {index + 1}", f"{psnr[index]:.2f} dB"] for index in picked], a.shape[2]), grid])
+    return np.concatenate([caption_strip([[f"frame {index + 1}", f"{psnr[index]:.2f} dB"] for index in picked], a.shape[2]), grid])
 
 
 def _draw_text(image: np.ndarray, text: str, top: int, left: int) -> None:
@@ -54,7 +55,7 @@ def _draw_text(image: np.ndarray, text: str, top: int, left: int) -> None:
         image[top:top + pixels.shape[0], x:x + pixels.shape[1]][pixels] = _INK
 
 
-def _captions(lines_per_column: list[list[str]], column_width: int) -> np.ndarray:
+def caption_strip(lines_per_column: list[list[str]], column_width: int) -> np.ndarray:
     """A white strip ``[CAPTION_HEIGHT, columns · column_width, 3]`` with two lines of text at the left of each
     column, cut to the column's width."""
     strip = np.full((CAPTION_HEIGHT, len(lines_per_column) * column_width, 3), _BACKGROUND, np.uint8)
