@@ -26,10 +26,10 @@ from vidtok_jax.checkpoints.workdir import checkpoint_dir, export_workdir
 from vidtok_jax.compilation_cache import enable_compilation_cache_or_warn, use_threefry_gpu_kernel
 from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
 from vidtok_jax.errors import VidTokError
+from vidtok_jax.images import frame_grid, write_png
 from vidtok_jax.train import checkpointing, data, mesh as mesh_lib
 from vidtok_jax.train.config import load_train_config
 from vidtok_jax.train.family import make_family
-from vidtok_jax.images import frame_grid, write_png
 from vidtok_jax.train.reporting import Reporter
 from vidtok_jax.train.stop_signal import StopOnSignal
 
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     use_memory_optimized_cpu_scheduler()  # before JAX starts its backends; halves the CPU step's memory
     if args.command == "export":
         written = export_workdir(args.workdir, args.out, args.step, args.ema, args.weights_only,
-                                               dtype=np.float16 if args.float16 else np.float32)
+                                 dtype=np.float16 if args.float16 else np.float32)
         print(f"wrote {args.out}" + ("" if Path(written) == Path(args.out) else f" and {written}"))
         return 0
     if args.coordinator == "auto":

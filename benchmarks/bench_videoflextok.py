@@ -27,7 +27,7 @@ import jax.numpy as jnp
 
 import vidtok_jax as vt
 from vidtok_jax import flops
-from vidtok_jax.flextok.model import _sample_fn, guidance_from
+from vidtok_jax.flextok.model import sampler_for, guidance_from
 from vidtok_jax.flextok.presets import RELEASED_SHAPES, flextok_hydra_config
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_videoflextok.json"
@@ -95,7 +95,7 @@ def main() -> None:
             keep = jnp.full((args.batch,), k, jnp.int32)
             row("detokenize", k, steps, lambda: flex.detokenize_latents(
                 ids, key=jax.random.key(1), latent_size=(h, w), steps=steps, keep=k, guidance_scale=args.guidance, apg=apg),
-                lambda: _sample_fn(flex.decoder)(flex.params["decoder"], codes, z, keep, keep * 0, None,
+                lambda: sampler_for(flex.decoder)(flex.params["decoder"], codes, z, keep, keep * 0, None,
                                                  steps=steps, guidance=guidance_from(args.guidance, apg)))
     memory, memory_kind = peak_memory_gb()
     device = jax.devices()[0]

@@ -12,7 +12,7 @@ import pytest
 
 import vidtok_jax as vt
 from vidtok_jax.flextok.checkpoint import write_flextok_file
-from vidtok_jax.flextok.model import _sample_fn
+from vidtok_jax.flextok.model import sampler_for
 from vidtok_jax.flextok.presets import flextok_hydra_config
 
 R = 8
@@ -43,7 +43,7 @@ def latents(shape=(2, 3, 8, 8, 16), seed=0):
 def test_every_keep_runs_one_compiled_program(flex):
     ids = flex.tokenize_latents(latents())
     noise = latents(seed=5)
-    run = _sample_fn(flex.decoder)
+    run = sampler_for(flex.decoder)
     before = run._cache_size()
     outs = [flex.detokenize_latents(ids, noise=noise, steps=2, keep=k, guidance_scale=3.0, apg={})
             for k in range(1, R + 1)]

@@ -21,19 +21,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 from jax._src.interpreters import partial_eval as pe  # dce_jaxpr: no public equivalent yet
 from jax.extend import core
 
-MATMUL_PRIMITIVES = ("conv_general_dilated", "dot_general")
 # primitives that move or reinterpret data without arithmetic
 _NO_ARITHMETIC = {
     "broadcast_in_dim", "reshape", "transpose", "squeeze", "expand_dims", "slice", "dynamic_slice",
     "dynamic_update_slice", "concatenate", "pad", "gather", "scatter", "select_n", "convert_element_type",
     "copy", "copy_p", "rev", "iota", "stop_gradient", "device_put", "sharding_constraint", "split",
-    "random_bits", "random_seed", "random_wrap", "random_unwrap", "threefry2x32", "pjit", "jit",
+    "random_bits", "random_seed", "random_wrap", "random_unwrap", "threefry2x32",
 }
 
 
@@ -63,12 +62,10 @@ ZERO = FlopCount(0.0, 0.0)
 
 
 def _conv_macs(eqn) -> float:
-    lhs, rhs = (v.aval for v in eqn.invars[:2])
-    out = eqn.outvars[0].aval
+    rhs, out = eqn.invars[1].aval, eqn.outvars[0].aval
     spec = eqn.params["dimension_numbers"]
     rhs_in, rhs_spatial = rhs.shape[spec.rhs_spec[1]], [rhs.shape[i] for i in spec.rhs_spec[2:]]
     dilation = math.prod(eqn.params.get("lhs_dilation") or (1,))
-    del lhs
     return math.prod(out.shape) * rhs_in * math.prod(rhs_spatial) / dilation
 
 
@@ -78,18 +75,17 @@ def _dot_macs(eqn) -> float:
     return math.prod(eqn.outvars[0].aval.shape) * math.prod(lhs.shape[d] for d in lhs_contract)
 
 
-def _sub_jaxprs(eqn) -> list[tuple[Any, float]]:
-    """(jaxpr, how many times it runs) of the calls inside an equation."""
+def _calls_flops(eqn) -> FlopCount | None:
+    """The FLOPs of the calls inside an equation (None if it makes none): a `cond`'s costliest branch,
+    a `scan`'s body times its length, any other call once."""
     params = eqn.params
     if eqn.primitive.name == "cond":
-        return [(max(params["branches"], key=lambda j: jaxpr_flops(j).total), 1.0)]
+        return max((jaxpr_flops(branch) for branch in params["branches"]), key=lambda c: c.total)
     if eqn.primitive.name == "scan":
-        return [(params["jaxpr"], float(params["length"]))]
-    found = []
-    for key in ("jaxpr", "call_jaxpr", "fun_jaxpr"):
-        if key in params and isinstance(params[key], (core.Jaxpr, core.ClosedJaxpr)):
-            found.append((params[key], 1.0))
-    return found
+        return jaxpr_flops(params["jaxpr"]).scaled(float(params["length"]))
+    calls = [params[key] for key in ("jaxpr", "call_jaxpr", "fun_jaxpr")
+             if isinstance(params.get(key), (core.Jaxpr, core.ClosedJaxpr))]
+    return sum((jaxpr_flops(call) for call in calls), ZERO) if calls else None
 
 
 def jaxpr_flops(jaxpr) -> FlopCount:
@@ -102,15 +98,12 @@ def jaxpr_flops(jaxpr) -> FlopCount:
             total += FlopCount(2 * _conv_macs(eqn), 0.0)
         elif name == "dot_general":
             total += FlopCount(2 * _dot_macs(eqn), 0.0)
-        else:
-            calls = _sub_jaxprs(eqn)
-            if calls:
-                for sub, times in calls:
-                    total += jaxpr_flops(sub).scaled(times)
-            elif name not in _NO_ARITHMETIC:
-                size = max((math.prod(v.aval.shape) for v in (*eqn.outvars, *eqn.invars)
-                            if hasattr(v.aval, "shape")), default=0)
-                total += FlopCount(0.0, float(size))
+        elif (calls := _calls_flops(eqn)) is not None:
+            total += calls
+        elif name not in _NO_ARITHMETIC:
+            size = max((math.prod(v.aval.shape) for v in (*eqn.outvars, *eqn.invars) if hasattr(v.aval, "shape")),
+                       default=0)
+            total += FlopCount(0.0, float(size))
     return total
 
 

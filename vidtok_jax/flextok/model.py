@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vidtok_jax.array_checks import finite_range
 from vidtok_jax.checkpoints.state_dict import params_from_state_dict, state_dict_from_params
 from vidtok_jax.config import RegularizerConfig, load_model_config
 from vidtok_jax.errors import ConfigError, InputError
@@ -50,7 +51,8 @@ def _velocity_fn(decoder: FlexDecoder):
 
 
 @functools.lru_cache(maxsize=None)
-def _sample_fn(decoder: FlexDecoder):
+def sampler_for(decoder: FlexDecoder):
+    """The jitted sampler of a decoder: `(params, codes, noise, keep, prefix, cond, *, steps, guidance)` -> latents."""
     def run(params, codes, noise, keep, prefix, cond, steps, guidance):
         def velocity(x, t, null):
             copies = x.shape[0] // codes.shape[0]
@@ -135,7 +137,7 @@ class VideoFlexTok:
         if not isinstance(times, jax.core.Tracer) and not bool(jnp.all((times >= 0) & (times <= 1))):
             raise InputError(f"flow times must lie in [0, 1], got {np.asarray(times).tolist()}")
         return _velocity_fn(self.decoder)(
-            self.params["decoder"], self.codes(ids), noisy, times, self._keep(keep, ids),
+            self.params["decoder"], self.fsq.indices_to_codes(ids), noisy, times, self._keep(keep, ids),
             self._per_sample(prefix, b, "prefix", 0, ids.shape[1]), jnp.broadcast_to(jnp.asarray(null, bool), (b,)))
 
     def detokenize_latents(self, ids, *, noise=None, key: jax.Array | None = None, latent_size=None, steps: int = 30,
@@ -160,7 +162,7 @@ class VideoFlexTok:
         if int(steps) < 1:
             raise InputError(f"steps must be >= 1, got {steps}")
         prefix = self._per_sample(0 if cond_latents is None else cond_latents.shape[1], ids.shape[0], "prefix", 0, ids.shape[1])
-        return _sample_fn(self.decoder)(self.params["decoder"], self.codes(ids), noise, self._keep(keep, ids), prefix,
+        return sampler_for(self.decoder)(self.params["decoder"], self.fsq.indices_to_codes(ids), noise, self._keep(keep, ids), prefix,
                                         cond_latents, steps=int(steps), guidance=guidance_from(guidance_scale, apg))
 
     # ---- video level: VidTok + the official 17-frame chunking ----
@@ -188,9 +190,10 @@ class VideoFlexTok:
                              f"use {lo} or {hi} frames" if frames >= self.chunk_frames else
                              f"VideoFlexTok needs at least {self.chunk_frames} frames, got {frames}")
         skip = self._overlap_latents()
-        keys = [None] * (frames // stride + 1) if key is None else list(jax.random.split(key, frames // stride + 1))
+        starts = range(0, frames - self.chunk_frames + 1, stride)
+        keys = [None] * len(starts) if key is None else list(jax.random.split(key, len(starts)))
         pieces = []
-        for i, start in enumerate(range(0, frames - self.chunk_frames + 1, stride)):  # one compiled program per chunk
+        for i, start in enumerate(starts):  # one compiled program per chunk; memory does not grow with the length
             ids = self.tokenize_latents(vidtok.encode(video[:, start:start + self.chunk_frames], key=keys[i]))
             pieces.append(ids if i == 0 else ids[:, skip:])
         return jnp.concatenate(pieces, axis=1)
@@ -214,14 +217,13 @@ class VideoFlexTok:
         latent_size = None if size is None else self._latent_size_from_pixels(size, factor)
         options = dict(steps=steps, keep=keep, guidance_scale=guidance_scale, apg=apg)
         keys = jax.random.split(key, 1 + (t - per_chunk) // step)
-        decode = lambda z: vidtok.decode(z)[:, -self.chunk_frames:]  # noqa: E731  (v1.1 decodes padding frames too)
         z = self.detokenize_latents(ids[:, :per_chunk], key=keys[0], latent_size=latent_size, **options)
-        video = [decode(z)]
+        video = [vidtok.decode(z, num_frames=self.chunk_frames)]
         for i, start in enumerate(range(per_chunk, t, step), start=1):
             cond = vidtok.encode(video[-1][:, -self.overlap_frames:])
             chunk_ids = jnp.concatenate([self.tokenize_latents(cond), ids[:, start:start + step]], axis=1)
             z = self.detokenize_latents(chunk_ids, key=keys[i], latent_size=cond.shape[2:4], cond_latents=cond, **options)
-            video.append(decode(z)[:, self.overlap_frames:])
+            video.append(vidtok.decode(z, num_frames=self.chunk_frames)[:, self.overlap_frames:])
         return jnp.concatenate(video, axis=1)
 
     # ---- checks ----
@@ -229,7 +231,7 @@ class VideoFlexTok:
     def check_latents(self, z, *, frames: int | None = None) -> jax.Array:
         """Validate VidTok latents `[B, t, h, w, C]` against the patch sizes and posemb tables."""
         self._check_latent_shape(tuple(np.shape(z)), frames)
-        if not isinstance(z, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(jnp.asarray(z)))):
+        if not isinstance(z, jax.core.Tracer) and not finite_range(z)[0]:
             raise InputError("the latents contain NaN or Inf values")
         return jnp.asarray(z, jnp.float32)
 
@@ -241,7 +243,8 @@ class VideoFlexTok:
             raise InputError(f"expected VidTok latents [B, t, h, w, {c}], got shape {shape}{hint}")
         if frames is not None and shape[1] != frames:
             raise InputError(f"latents have {shape[1]} frames but the token ids have {frames}")
-        patch, posemb = cfg.encoder.patch.patch_sizes, cfg.decoder.posemb.max_sizes
+        patch = cfg.encoder.patch.patch_sizes
+        posemb = [min(e, d) for e, d in zip(cfg.encoder.posemb.max_sizes, cfg.decoder.posemb.max_sizes)]
         grid = [n // p for n, p in zip(shape[1:4], patch)]
         if any(n % p for n, p in zip(shape[1:4], patch)):
             raise InputError(f"latent grid {shape[1:4]} must be divisible by the patch sizes {patch}")

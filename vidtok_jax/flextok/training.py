@@ -26,11 +26,11 @@ from vidtok_jax.default_model import with_default_weights
 from vidtok_jax.errors import ConfigError
 from vidtok_jax.flextok.checkpoint import read_flextok_file, split_state
 from vidtok_jax.flextok.config import flextok_config_from_dict
-from vidtok_jax.flextok.model import flextok_param_shapes, init_flextok_params
+from vidtok_jax.flextok.model import flextok_param_shapes, init_flextok_params, sampler_for
 from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
 from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss
 from vidtok_jax.flextok.presets import flextok_hydra_config
-from vidtok_jax.flextok.sampler import Guidance, sample
+from vidtok_jax.flextok.sampler import Guidance
 from vidtok_jax.quantizers import FSQ
 from vidtok_jax.tokenizer import load_tokenizer
 from vidtok_jax.checkpoints.workdir import FLEXTOK_DOCUMENT, read_checkpoint
@@ -148,8 +148,8 @@ class FlexTokFamily:
         codes = self.fsq.quantize(self.encoder.apply({"params": params["encoder"]}, latents))
         b = latents.shape[0]
         keep, prefix = jnp.full((b,), codes.shape[2], jnp.int32), jnp.zeros((b,), jnp.int32)
-        velocity = lambda x, t, null: self.decoder.apply({"params": params["decoder"]}, codes, x, t, keep, prefix, null)  # noqa: E731
-        z = sample(velocity, jax.random.normal(key, latents.shape), self.config.raw["flextok"]["eval_steps"], Guidance())
+        z = sampler_for(self.decoder)(params["decoder"], codes, jax.random.normal(key, latents.shape), keep, prefix, None,
+                                      steps=self.config.raw["flextok"]["eval_steps"], guidance=Guidance())
         video = self.vidtok.model.apply({"params": vidtok_params}, z.astype(self.vidtok.dtype), method="decode")
         return jnp.clip(video[:, -frames:].astype(jnp.float32), -1.0, 1.0)
 
