@@ -17,7 +17,7 @@ import vidtok_jax as vt
 from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss, sample_keep
 from vidtok_jax.checkpoints.workdir import read_checkpoint
 from tests.test_flextok import R, small
-from tests.test_train import REPO, _assert_same_tree, _env, _metrics
+from tests.test_train import REPO, _assert_same_tree, _env, _metrics, kill_after_first_checkpoint
 
 FLEX = ["data.batch_size=2", "eval.batch_size=2", "eval.every=4", "checkpoint.every=4", "checkpoint.keep=10",
         "log.every=1", "optimizer.schedule=constant", "flextok.eval_steps=2"]
@@ -29,6 +29,18 @@ def test_nested_dropout_draws_powers_of_two_or_uniform_k():
     assert np.allclose(np.bincount(pow2)[[1, 2, 4, 8, 16]] / 4000, 0.2, atol=0.03)
     uniform = np.asarray(sample_keep(jax.random.key(0), 4000, 6, "uniform"))
     assert set(uniform.tolist()) == set(range(1, 7))
+    assert np.asarray(sample_keep(jax.random.key(0), 5, 16, "none")).tolist() == [16] * 5
+
+
+def test_keep_sampling_setting_overrides_the_model_config_and_is_checked():
+    from vidtok_jax.flextok.training import FlexTokFamily
+    from vidtok_jax.train.config import load_train_config
+
+    assert FlexTokFamily(load_train_config("flex_tiny_cpu", [])).objective.keep_sampling == "pow2"
+    family = FlexTokFamily(load_train_config("flex_tiny_cpu", ["flextok.keep_sampling=none"]))
+    assert family.objective.keep_sampling == "none"
+    with pytest.raises(vt.ConfigError, match="keep_sampling"):
+        load_train_config("flex_tiny_cpu", ["flextok.keep_sampling=random"])
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +84,15 @@ def test_objective_reads_the_official_noise_module():
         FlowObjective.from_config(small(registers=6).config)
 
 
-def _run(workdir: Path, steps: int, cache: Path, devices: int | None = None, extra=()) -> subprocess.CompletedProcess:
+def _command(workdir: Path, steps: int, extra=()) -> list[str]:
     sets = [arg for item in FLEX + list(extra) for arg in ("--set", item)]
-    command = [sys.executable, str(REPO / "train.py"), "--config", "flex_tiny_cpu", "--workdir", str(workdir),
-               "--steps", str(steps), *sets]
-    result = subprocess.run(command, cwd=REPO, env=_env(cache, devices), capture_output=True, text=True, timeout=900)
+    return [sys.executable, "-m", "vidtok_jax.train", "--config", "flex_tiny_cpu", "--workdir", str(workdir),
+            "--steps", str(steps), *sets]
+
+
+def _run(workdir: Path, steps: int, cache: Path, devices: int | None = None, extra=()) -> subprocess.CompletedProcess:
+    result = subprocess.run(_command(workdir, steps, extra), cwd=REPO, env=_env(cache, devices), capture_output=True,
+                            text=True, timeout=900)
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
 
@@ -86,25 +102,26 @@ def flex_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("flex_jax_cache")
 
 
-def test_engine_trains_resumes_exactly_and_exports(tmp_path, flex_cache, capfd):
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+def test_engine_trains_resumes_after_kill_9_exactly_and_exports(tmp_path, flex_cache, capfd):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
     first_line = next(line for line in _run(straight, 24, flex_cache).stdout.splitlines() if line.startswith("step 1/"))
     assert "including compilation" in first_line and "eta" not in first_line
     assert "already finished: " in _run(straight, 24, flex_cache).stdout
     losses = [m["train/total_loss"] for m in _metrics(straight) if "train/total_loss" in m]
     assert len(losses) == 24 and np.mean(losses[-6:]) < 0.85 * np.mean(losses[:6])
     assert any("eval/eval_psnr" in m for m in _metrics(straight))
-    _run(resumed, 12, flex_cache)
     sharded = tmp_path / "two_devices"
     assert "'data': 2" in _run(sharded, 12, flex_cache, devices=2, extra=["mesh.data=2"]).stdout
-    _assert_same_tree(read_checkpoint(sharded, 12)[1]["params"], read_checkpoint(resumed, 12)[1]["params"], atol=2e-4)
-    assert "resumed from step 12" in _run(resumed, 24, flex_cache).stdout
+    _assert_same_tree(read_checkpoint(sharded, 12)[1]["params"], read_checkpoint(straight, 12)[1]["params"], atol=2e-4)
+    saved = kill_after_first_checkpoint(_command(killed, 1000), killed, _env(flex_cache), 4)
+    assert saved[-1] < 24, f"killed too late to test resuming (checkpoints {saved})"
+    assert f"resumed from step {saved[-1]}" in _run(killed, 24, flex_cache).stdout
     capfd.readouterr()
-    _assert_same_tree(read_checkpoint(resumed, 24)[1]["params"], read_checkpoint(straight, 24)[1]["params"], atol=1e-6)
+    _assert_same_tree(read_checkpoint(killed, 24)[1]["params"], read_checkpoint(straight, 24)[1]["params"], atol=1e-6)
     assert "read only" not in capfd.readouterr().err
 
     exported = tmp_path / "flex.safetensors"
-    result = subprocess.run([sys.executable, str(REPO / "train.py"), "export", "--workdir", str(straight),
+    result = subprocess.run([sys.executable, "-m", "vidtok_jax.train", "export", "--workdir", str(straight),
                              "--out", str(exported)], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     flex = vt.load_videoflextok(exported, vidtok=vt.load_tokenizer())
@@ -112,3 +129,36 @@ def test_engine_trains_resumes_exactly_and_exports(tmp_path, flex_cache, capfd):
     _assert_same_tree(jax.device_get(flex.params), trained)
     ids = flex.tokenize(jnp.zeros((1, 17, 32, 32, 3)))
     assert ids.shape == (1, 5, 8) == (1, 5, R)
+
+
+def test_latent_shards_give_the_latents_and_the_steps_of_the_on_the_fly_path(tmp_path):
+    from vidtok_jax.cli import main as cli_main
+    from vidtok_jax.data.latent_shards import LatentBatches, read_latent_shards
+    from vidtok_jax.flextok.training import FlexTokFamily
+    from vidtok_jax.train.config import load_train_config
+    from vidtok_jax.train.synthetic import synthetic_clip
+
+    videos, shards = tmp_path / "videos", tmp_path / "shards"
+    videos.mkdir()
+    for index in range(2):
+        vt.write_video(videos / f"clip{index}.mp4", synthetic_clip(np.random.default_rng(index), 17, 32, 32), 8.0)
+    assert cli_main(["encode-dir", str(videos), str(shards)]) == 0
+    clips = np.concatenate([vt.read_video(videos / f"clip{index}.mp4")[0] for index in range(2)])
+    tok = vt.load_tokenizer()
+    stored = read_latent_shards(shards)
+    np.testing.assert_allclose(np.stack(stored), np.asarray(tok.encode(clips)), atol=1e-5, rtol=0)
+    batch = next(LatentBatches(stored, 2, 5, 8, 8, seed=0))["latents"]
+    assert batch.shape == (2, 5, 8, 8, 16) and {tuple(z.ravel()[:4]) for z in batch} <= {tuple(z.ravel()[:4]) for z in stored}
+
+    sets = [f"data.data_dir={shards}", f"eval.data_dir={videos}", "data.batch_size=2"]
+    from_latents = FlexTokFamily(load_train_config("flex_tiny_cpu", [*sets, "data.source=latents"]))
+    on_the_fly = FlexTokFamily(load_train_config("flex_tiny_cpu", ["data.source=videos", *sets[1:],
+                                                                   f"data.data_dir={videos}"]))
+    state = on_the_fly.init_state(None)
+    step = lambda family, inputs: jax.jit(family.train_step)(state, inputs, family.aux())[0].params  # noqa: E731
+    _assert_same_tree(step(from_latents, jnp.asarray(np.stack(stored))), step(on_the_fly, jnp.asarray(clips)), atol=1e-6)
+
+    with pytest.raises(vt.ConfigError, match="family: videoflextok"):
+        load_train_config("tiny_cpu", [*sets, "data.source=latents"])
+    with pytest.raises(vt.ConfigError, match="encode-dir"):
+        FlexTokFamily(load_train_config("flex_tiny_cpu", [*sets[1:], "data.source=latents", f"data.data_dir={videos}"]))

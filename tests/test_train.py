@@ -93,18 +93,22 @@ def straight_run(tmp_path_factory, compile_cache) -> Path:
     return workdir
 
 
-def test_killed_run_resumes_exactly(straight_run, tmp_path, compile_cache):
-    workdir = tmp_path / "killed"
-    process = subprocess.Popen(_command(workdir, 1000), cwd=REPO, env=_env(compile_cache),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    first = workdir / "checkpoints" / "2"
+def kill_after_first_checkpoint(command: list[str], workdir: Path, env: dict, first_step: int) -> list[int]:
+    """Run ``command``, SIGKILL it once checkpoint ``first_step`` exists; the steps it had saved."""
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = workdir / "checkpoints" / str(first_step)
     deadline = time.monotonic() + 600
     while not first.is_dir() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert first.is_dir(), "the run made no checkpoint before it was killed"
-    finished = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+    return sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+
+
+def test_killed_run_resumes_exactly(straight_run, tmp_path, compile_cache):
+    workdir = tmp_path / "killed"
+    finished = kill_after_first_checkpoint(_command(workdir, 1000), workdir, _env(compile_cache), 2)
     assert finished[-1] < 6, f"killed too late to test resuming (checkpoints {finished})"
     half_written = workdir / "checkpoints" / f"{finished[-1] + 2}.orbax-checkpoint-tmp-1234"
     (half_written / "state").mkdir(parents=True)

@@ -104,6 +104,13 @@ class NetConfig:
         tempo = (1, 2) if self.tempo_us is None else self.tempo_us
         return spatial, tuple(level for level in tempo if level in spatial)
 
+    def time_padding(self, num_frames: int) -> int:
+        """Frames a causal encoder prepends so a clip of ``num_frames`` divides into latent frames."""
+        factor = self.time_downsample_factor
+        if not self.causal or num_frames % factor == 0:
+            return 0
+        return factor - 1 if self.version == "1.0" else factor - num_frames % factor
+
     @property
     def pad_mode(self) -> str:
         """How causal layers pad time: zeros (v1.0) or copies of the first frame (v1.1)."""
@@ -164,6 +171,39 @@ class ModelConfig:
     @property
     def is_fsq(self) -> bool:
         return self.regularizer.kind == "fsq"
+
+    # Frame rules: every module asks these instead of computing them.
+
+    def frame_count_problem(self, num_frames: int) -> str | None:
+        """Why the encoder cannot take a clip of ``num_frames`` frames (with the nearest counts it takes), or None.
+
+        Non-causal models take multiples of the temporal factor f; v1.0 causal models 1 + k·f (or k·f,
+        which decodes to one frame fewer); v1.1 causal models any count (the encoder pads the front).
+        """
+        f = self.temporal_factor
+        if num_frames < 1:
+            return f"a clip needs at least one frame, got {num_frames}"
+        if not self.causal and num_frames % f:
+            return (f"non-causal {self.name} needs a frame count divisible by {f}, got {num_frames}: use "
+                    f"{max(f, num_frames // f * f)} or {-(-num_frames // f) * f}")
+        if self.causal and (num_frames + self.encoder.time_padding(num_frames)) % f:
+            low = (num_frames - 1) // f * f + 1
+            return f"v1.0 causal {self.name} takes 1 + {f}k frames, got {num_frames}: use {low} or {low + f}"
+        return None
+
+    def latent_frames(self, num_frames: int) -> int:
+        """Latent frames of a clip of ``num_frames`` frames (a count the encoder takes)."""
+        return (num_frames + self.encoder.time_padding(num_frames)) // self.temporal_factor
+
+    def causal_length(self, num_frames: int) -> int:
+        """The smallest 1 + k·f frames that hold ``num_frames`` (what a causal video is padded to for every version)."""
+        f = self.temporal_factor
+        return 1 + f * -(-(num_frames - 1) // f)
+
+    @property
+    def leading_decoded_frames(self) -> int:
+        """Frames a decoder gives before a 1 + k·f clip's first frame: v1.1 causal decoders return the encoder's padding."""
+        return self.temporal_factor - 1 if self.causal and self.version == "1.1" else 0
 
 
 def _check_keys(section: str, given: Mapping, allowed: set[str], required: set[str] = frozenset()):

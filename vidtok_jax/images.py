@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from vidtok_jax.atomic_files import atomic_output
 from vidtok_jax.data.transforms import to_uint8
 
 
@@ -33,10 +32,8 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 
 def write_png(path: str | Path, image: np.ndarray) -> None:
-    """Write atomically (temp file, then rename)."""
+    """Write a uint8 RGB image ``[H, W, 3]`` as a PNG file at ``path`` atomically, making its folder if needed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as file:
+    with atomic_output(path) as file:
         file.write(png_bytes(image))
-    os.replace(tmp, path)

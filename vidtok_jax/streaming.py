@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vidtok_jax.errors import InputError
-from vidtok_jax.nn.autoencoder import Autoencoder, encoder_time_padding
+from vidtok_jax.nn.autoencoder import Autoencoder
 from vidtok_jax.nn.layers import CACHE
 from vidtok_jax.tiling import TileGrid
 
@@ -115,7 +115,7 @@ def stream_encode(model: Autoencoder, params, frame_chunks: Iterable, num_frames
     cfg = model.config
     tiles = None
     if cfg.causal:
-        padding = encoder_time_padding(cfg.encoder, num_frames)
+        padding = cfg.encoder.time_padding(num_frames)
         if (num_frames + padding) % cfg.temporal_factor:
             raise InputError(f"v1.0 causal models stream 1 + {cfg.temporal_factor}k frames, got {num_frames}")
         sizes = _sizes(chunk_frames - padding, chunk_frames)

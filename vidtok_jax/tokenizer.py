@@ -23,7 +23,7 @@ from vidtok_jax.checkpoints.state_dict import (flatten, params_from_state_dict, 
 from vidtok_jax.config import ModelConfig, load_model_config
 from vidtok_jax.default_model import with_default_weights
 from vidtok_jax.errors import CheckpointError, ConfigError, InputError
-from vidtok_jax.nn.autoencoder import Autoencoder, encoder_time_padding
+from vidtok_jax.nn.autoencoder import Autoencoder
 from vidtok_jax.quantizers import FSQ, gaussian_sample
 from vidtok_jax.streaming import split_frames, stream_decode, stream_encode
 
@@ -104,7 +104,7 @@ class Tokenizer:
     def _whole_chunk(self, num_frames: int) -> int:
         """A chunk length that holds the whole (padded) video."""
         f = self.config.temporal_factor
-        return -(-(num_frames + encoder_time_padding(self.config.encoder, num_frames)) // f) * f
+        return -(-(num_frames + self.config.encoder.time_padding(num_frames)) // f) * f
 
     def _moments(self, video, chunk_frames, tile, tile_overlap) -> jax.Array:
         chunk = self._whole_chunk(video.shape[1]) if chunk_frames is None else chunk_frames
@@ -213,7 +213,7 @@ class Tokenizer:
         latents = self.encode_stream(frame_chunks, num_frames, chunk_frames, tile=tile, tile_overlap=tile_overlap)
         frames = self.decode_stream(latents, max(1, chunk_frames // cfg.temporal_factor), tile=tile,
                                     tile_overlap=tile_overlap)
-        skip = encoder_time_padding(cfg.encoder, num_frames) if cfg.version == "1.1" else 0
+        skip = cfg.encoder.time_padding(num_frames) if cfg.version == "1.1" else 0
         for chunk in frames:
             if skip:
                 dropped = min(skip, chunk.shape[1])
@@ -237,8 +237,9 @@ class Tokenizer:
             raise InputError(f"height and width must be multiples of {s} for {cfg.name}, got {h}x{w}: "
                              f"crop or pad to {h // s * s or s}x{w // s * s or s}")
         f = cfg.temporal_factor
-        if not cfg.causal and t % f:
-            raise InputError(f"non-causal {cfg.name} needs a frame count divisible by {f}, got {t}")
+        problem = cfg.frame_count_problem(t)
+        if problem:
+            raise InputError(problem)
         if reconstruct and cfg.causal and cfg.version == "1.0" and t % f == 0:
             raise InputError(f"v1.0 causal models reconstruct 1 + {f}k frames; {t} frames would come back as "
                              f"{t - f + 1}: use {t - f + 1} or {t + 1} frames")

@@ -7,14 +7,13 @@ Our parameter paths are the official keys: the path `("encoder", "down.0.block.1
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import safetensors.numpy
 
+from vidtok_jax.atomic_files import atomic_output
 from vidtok_jax.checkpoints.torch_pickle import read_torch_archive
 from vidtok_jax.errors import CheckpointError
 
@@ -131,15 +130,6 @@ def save_safetensors(path: str | Path, state_dict: Mapping[str, np.ndarray],
     same folder, then rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        safetensors.numpy.save_file({k: np.ascontiguousarray(v) for k, v in state_dict.items()}, tmp,
-                                    metadata=dict(metadata) if metadata else None)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private; a saved model is an ordinary file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    arrays = {k: np.ascontiguousarray(v) for k, v in state_dict.items()}
+    with atomic_output(path) as file:
+        file.write(safetensors.numpy.save(arrays, metadata=dict(metadata) if metadata else None))

@@ -8,7 +8,7 @@ import sys
 
 from vidtok_jax import __version__
 from vidtok_jax.compilation_cache import enable_compilation_cache_or_warn
-from vidtok_jax.cli.atomic import check_output_file
+from vidtok_jax.atomic_files import check_output_file
 from vidtok_jax.cli.demo import DEMO_CLIP, check_output_folder, demo
 from vidtok_jax.cli.encode_dir import encode_dir
 from vidtok_jax.cli.evaluate import EvaluationOptions, evaluate

@@ -43,8 +43,9 @@ def exactly(chunks: Iterable[np.ndarray], count: int, name: str) -> Iterator[np.
             break
         yield chunk
     if seen != count:
+        usable = min(seen, count)
         raise InputError(f"{name}: the container announces {count} frames but {'more' if seen > count else seen} "
-                         "were decoded; run without --chunk-frames")
+                         f"were decoded (streaming needs the count up front): run again with --max-frames {usable}")
 
 
 def skip_and_take(chunks: Iterable[np.ndarray], skip: int, count: int) -> Iterator[np.ndarray]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidtok_jax.cli.atomic import save_png
+from vidtok_jax.images import write_png
 from vidtok_jax.cli.frames import VideoSource, joined_frames, side_by_side
 from vidtok_jax.cli.model import ModelOptions, reconstruct_video
 from vidtok_jax.cli.parser import UsageError
@@ -56,7 +56,7 @@ def demo(out: str, *, tokenizer: Tokenizer, model: ModelOptions, source: VideoSo
     values = np.asarray(psnr(inputs, outputs), np.float64)
     video, grid = os.path.join(out, VIDEO_NAME), os.path.join(out, GRID_NAME)
     write_video(video, side_by_side(inputs, outputs), source.fps)
-    save_png(grid, comparison_grid(inputs, outputs, psnr=values))
+    write_png(grid, comparison_grid(inputs, outputs, psnr=values))
     _print_psnr(values)
     print(f"wrote {video} ({len(inputs)} frames at {source.fps:g} fps, input | reconstruction) and {grid}")
     return 0

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from vidtok_jax.cli.atomic import save_json, save_png
+from vidtok_jax.atomic_files import save_json
+from vidtok_jax.images import write_png
 from vidtok_jax.cli.chunks import pad_end, regroup
 from vidtok_jax.cli.encode_dir import failure_reason, list_sources, report_failures
 from vidtok_jax.cli.frames import Preprocessing, joined_frames, open_video
@@ -125,8 +126,8 @@ def evaluate(data: str, out: str, *, tokenizer: Tokenizer, model: ModelOptions, 
             features.append(np.stack([i3d_logits(_fvd_windows(frames, options.frames)) for frames in (inputs, outputs)], axis=1))
         if number < options.max_pictures:
             stem = os.path.join(out, _file_stem(number, name))
-            save_png(f"{stem}-frames.png", comparison_grid(inputs, outputs))
-            save_png(f"{stem}-psnr.png", psnr_plot(per_frame["psnr"]))
+            write_png(f"{stem}-frames.png", comparison_grid(inputs, outputs))
+            write_png(f"{stem}-psnr.png", psnr_plot(per_frame["psnr"]))
     means = {metric: _mean([video[metric] for video in videos]) for metric in ("psnr", "ssim", "lpips")}
     fvd, fvd_note = _fvd(features, options)
     save_json(os.path.join(out, METRICS_NAME), {

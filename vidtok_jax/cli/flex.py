@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from vidtok_jax.cli.atomic import check_output_file, save_npz
+from vidtok_jax.atomic_files import check_output_file, save_npz
 from vidtok_jax.cli.frames import Preprocessing, open_video, to_output_frames
 from vidtok_jax.cli.plots import caption_strip
 from vidtok_jax.config import load_model_config

@@ -5,13 +5,14 @@ and the extra frames are dropped after decoding:
 
 - non-causal models run on clips of ``NONCAUSAL_CLIP_FRAMES`` frames (the length they were
   trained on), read, run and written one clip at a time;
-- causal models run on 1 + k·temporal_factor frames: in one piece, or with ``chunk_frames``
-  streamed from the file through the tokenizer's exact chunked path (``encode_stream`` ...), so
-  memory does not grow with the length of the video.
+- causal models run on 1 + k·temporal_factor frames: a short video in one piece; a longer one
+  (or any with ``chunk_frames``) streamed from the file through the tokenizer's exact chunked path
+  (``encode_stream`` ...), so memory does not grow with the length of the video.
 
 Tiling options go to the tokenizer as given, and only when the user gave them.
 """
 
+import dataclasses
 import math
 import sys
 import warnings
@@ -30,6 +31,7 @@ from vidtok_jax.quantizers import FSQ
 from vidtok_jax.tokenizer import Tokenizer, load_tokenizer
 
 NONCAUSAL_CLIP_FRAMES = 16
+STREAM_CHUNK_FRAMES = 32
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,15 @@ class ModelOptions:
         return {name: value for name, value in given.items() if value is not None}
 
 
+def streamed(options: ModelOptions, config: ModelConfig, num_frames: int) -> ModelOptions:
+    """The options, with pieces of ``STREAM_CHUNK_FRAMES`` for a causal video longer than that when no
+    ``chunk_frames`` was given: memory stays flat with the length, and Ctrl-C stops between pieces."""
+    if options.chunk_frames is not None or not config.causal or num_frames <= STREAM_CHUNK_FRAMES:
+        return options
+    return dataclasses.replace(options, chunk_frames=max(1, STREAM_CHUNK_FRAMES // config.temporal_factor)
+                               * config.temporal_factor)
+
+
 def load_model(options: ModelOptions) -> Tokenizer:
     """Load the tokenizer; warnings (such as random weights without a checkpoint) become one stderr line each."""
     with warnings.catch_warnings(record=True) as caught:
@@ -60,21 +71,10 @@ def load_model(options: ModelOptions) -> Tokenizer:
     return tokenizer
 
 
-def _causal_length(config: ModelConfig, num_frames: int) -> int:
-    """The length 1 + k·temporal_factor that ``num_frames`` frames are padded to for a causal model."""
-    factor = config.temporal_factor
-    return 1 + factor * math.ceil((num_frames - 1) / factor)
-
-
 def _latent_length(config: ModelConfig, num_frames: int) -> int:
     if config.causal:
-        return 1 + (_causal_length(config, num_frames) - 1) // config.temporal_factor
-    return math.ceil(num_frames / NONCAUSAL_CLIP_FRAMES) * (NONCAUSAL_CLIP_FRAMES // config.temporal_factor)
-
-
-def _leading_extra_frames(config: ModelConfig) -> int:
-    """Frames a decoder gives before the first frame of the video: v1.1 causal decoders return the encoder's padding."""
-    return config.temporal_factor - 1 if config.causal and config.version == "1.1" else 0
+        return config.latent_frames(config.causal_length(num_frames))
+    return math.ceil(num_frames / NONCAUSAL_CLIP_FRAMES) * config.latent_frames(NONCAUSAL_CLIP_FRAMES)
 
 
 def _padded(chunks: Iterable[np.ndarray], length: int) -> np.ndarray:
@@ -117,14 +117,15 @@ def _encoded_pieces(tokenizer: Tokenizer, frames: Iterable[np.ndarray], options:
         return _unbatched(tokenizer.encode(clip[None], **tiling) for clip, _ in _clips(frames))
     if options.chunk_frames is None:
         video = np.concatenate(list(frames))
-        return _unbatched([tokenizer.encode(_padded([video], _causal_length(config, len(video)))[None], **tiling)])
-    length = _causal_length(config, announced_frames)
+        return _unbatched([tokenizer.encode(_padded([video], config.causal_length(len(video)))[None], **tiling)])
+    length = config.causal_length(announced_frames)
     return _unbatched(tokenizer.encode_stream(_batched(pad_end(frames, length)), length, options.chunk_frames, **tiling))
 
 
 def encode_video(tokenizer: Tokenizer, source: VideoSource, options: ModelOptions) -> tuple[np.ndarray, int]:
     """Latents ``[t, h, w, C]`` (KL) or token ids ``[t, h, w]`` (FSQ) of a video, and its frame count."""
     config = tokenizer.config
+    options = streamed(options, config, source.announced_frames)
     frames = _frames(source, config, options)
     pieces = _encoded_pieces(tokenizer, frames, options, source.announced_frames)
     latents = np.concatenate(list(_progress(pieces, _latent_length(config, source.announced_frames), "encode", "latent frame")))
@@ -136,6 +137,7 @@ def encode_video(tokenizer: Tokenizer, source: VideoSource, options: ModelOption
 def decode_video(tokenizer: Tokenizer, tokens: np.ndarray, num_frames: int, options: ModelOptions) -> Iterator[np.ndarray]:
     """Latents or token ids (as ``encode_video`` gives them) back to ``num_frames`` float frames, yielded a piece at a time."""
     config, tiling = tokenizer.config, options.tiling()
+    options = streamed(options, config, num_frames)
     if config.is_fsq:
         latents = np.asarray(FSQ(config.regularizer).indices_to_codes(tokenizer.check_ids(tokens[None])[0]))
     else:
@@ -151,7 +153,7 @@ def decode_video(tokenizer: Tokenizer, tokens: np.ndarray, num_frames: int, opti
     else:
         chunk_latents = max(1, options.chunk_frames // config.temporal_factor)
         frames = _unbatched(tokenizer.decode_stream(_batched(regroup([latents], chunk_latents)), chunk_latents, **tiling))
-    return _progress(skip_and_take(frames, _leading_extra_frames(config), num_frames), num_frames, "decode", "frame")
+    return _progress(skip_and_take(frames, config.leading_decoded_frames, num_frames), num_frames, "decode", "frame")
 
 
 def _reconstructed_pieces(tokenizer: Tokenizer, frames: Iterable[np.ndarray], options: ModelOptions,
@@ -163,16 +165,17 @@ def _reconstructed_pieces(tokenizer: Tokenizer, frames: Iterable[np.ndarray], op
             yield np.asarray(tokenizer.reconstruct(clip[None], **tiling))[0][:count]
     elif options.chunk_frames is None:
         video = np.concatenate(list(frames))
-        padded = _padded([video], _causal_length(config, len(video)))
+        padded = _padded([video], config.causal_length(len(video)))
         yield np.asarray(tokenizer.reconstruct(padded[None], **tiling))[0][:len(video)]
     else:
-        length = _causal_length(config, announced_frames)
+        length = config.causal_length(announced_frames)
         stream = tokenizer.reconstruct_stream(_batched(pad_end(frames, length)), length, options.chunk_frames, **tiling)
         yield from skip_and_take(_unbatched(stream), 0, announced_frames)
 
 
 def reconstruct_video(tokenizer: Tokenizer, source: VideoSource, options: ModelOptions) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Encode and decode a video; yields (input frames, their reconstruction) a piece at a time."""
+    options = streamed(options, tokenizer.config, source.announced_frames)
     def reconstruct(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
         pieces = _reconstructed_pieces(tokenizer, frames, options, source.announced_frames)
         return _progress(pieces, source.announced_frames, "reconstruct", "frame")

@@ -12,7 +12,7 @@ import zipfile
 import jax.numpy as jnp
 import numpy as np
 
-from vidtok_jax.cli.atomic import save_npz
+from vidtok_jax.atomic_files import save_npz
 from vidtok_jax.cli.frames import VideoSource
 from vidtok_jax.cli.model import ModelOptions
 from vidtok_jax.config import ModelConfig

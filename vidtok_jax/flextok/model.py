@@ -307,12 +307,10 @@ class VideoFlexTok:
         return self.vidtok
 
     def _latents_per_chunk(self) -> int:
-        f = self.vidtok.config.temporal_factor
-        return (self.chunk_frames - 1) // f + 1
+        return self.vidtok.config.latent_frames(self.chunk_frames)
 
     def _overlap_latents(self) -> int:
-        f = self.vidtok.config.temporal_factor
-        return (self.overlap_frames - 1) // f + 1
+        return self.vidtok.config.latent_frames(self.overlap_frames)
 
 
 def _vidtok_stage(config: FlexTokConfig, state: Mapping[str, np.ndarray], source: str, vidtok: Tokenizer | None,

@@ -4,6 +4,7 @@ For a batch of VidTok latents `[B, t, h, w, C]` and a PRNG key:
 - the encoder's register values go through FSQ with straight-through rounding;
 - nested dropout: each clip keeps its first k registers per latent frame, k drawn from the
   powers of two up to R (the decoder's `pow2` sampling mode) or uniformly from 1..R (`uniform`);
+  `none` keeps all R (a model trained without nested dropout, the control of a coarse-to-fine study);
 - null-condition dropout: with the null condition's `dropout_prob` a clip's registers are all
   replaced by the learned null condition (what classifier-free guidance needs at inference);
 - rectified flow (the official `MinRFNoiseModule`): noise level sigma = sigmoid(N(0, 1))
@@ -30,7 +31,7 @@ from vidtok_jax.flextok.config import FlexTokConfig
 from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
 from vidtok_jax.quantizers import FSQ
 
-KEEP_SAMPLING = ("pow2", "uniform")
+KEEP_SAMPLING = ("pow2", "uniform", "none")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +71,9 @@ class FlowObjective:
 
 
 def sample_keep(key: jax.Array, batch: int, registers: int, mode: str) -> jax.Array:
-    """k per clip: a power of two up to `registers` (`pow2`), or uniform in 1..registers."""
+    """k per clip: a power of two up to `registers` (`pow2`), uniform in 1..registers, or `registers` (`none`)."""
+    if mode == "none":
+        return jnp.full((batch,), registers, jnp.int32)
     if mode == "pow2":
         powers = 2 ** jnp.arange(int(np.log2(registers)) + 1)
         return jax.random.choice(key, powers, (batch,)).astype(jnp.int32)

@@ -13,6 +13,7 @@ draw (``eval_flow_loss``). ``train.py export`` writes an official-format VideoFl
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import optax
 from flax import struct
 
 from vidtok_jax.config import RegularizerConfig
+from vidtok_jax.data.latent_shards import read_shard_index
 from vidtok_jax.default_model import with_default_weights
 from vidtok_jax.errors import ConfigError
 from vidtok_jax.flextok.checkpoint import read_flextok_file, split_state
@@ -88,15 +90,20 @@ class FlexTokFamily:
             raise ConfigError(f"the VideoFlexTok reads {cfg.latent_channels} latent channels, the VidTok stage "
                               f"{name} makes {self.vidtok.config.latent_channels}")
         self._check_clip_fits()
+        self.reads_latents = config.data.source == "latents"
+        if self.reads_latents:
+            self._check_shards_match(name, weights)
         dtype = compute_dtype(config)
         self.encoder, self.decoder = FlexEncoder(cfg.encoder, dtype), FlexDecoder(cfg.decoder, dtype)
         self.fsq = FSQ(RegularizerConfig(kind="fsq", levels=cfg.levels))
         self.objective = FlowObjective.from_config(cfg)
+        if section["keep_sampling"] is not None:
+            self.objective = dataclasses.replace(self.objective, keep_sampling=section["keep_sampling"])
         self.optimizer = generator_optimizer(config)
 
     def _check_clip_fits(self) -> None:
         data, vid, cfg = self.config.data, self.vidtok.config, self.flex_config
-        grid = ((data.num_frames - 1) // vid.temporal_factor + 1, data.height // vid.spatial_factor,
+        grid = (vid.latent_frames(data.num_frames), data.height // vid.spatial_factor,
                 data.width // vid.spatial_factor)
         patch, posemb = cfg.encoder.patch.patch_sizes, cfg.encoder.posemb.max_sizes
         if any(n % p for n, p in zip(grid, patch)) or any(n // p > m for n, p, m in zip(grid, patch, posemb)) \
@@ -104,6 +111,14 @@ class FlexTokFamily:
             raise ConfigError(f"data clips of {data.num_frames}x{data.height}x{data.width} give latents {grid}, which "
                               f"the VideoFlexTok's patches {patch}, position tables {posemb} and t_max "
                               f"{cfg.encoder.t_max} do not fit")
+
+    def _check_shards_match(self, name: str, weights) -> None:
+        settings = read_shard_index(self.config.data.data_dir)["settings"]
+        made_by = (settings.get("config_name"), settings.get("checkpoint"))
+        if made_by[0] != self.vidtok.config.name or made_by[1] not in (None, Path(weights).name):
+            raise ConfigError(f"data.data_dir={self.config.data.data_dir} holds latents of {made_by[0]} "
+                              f"({made_by[1] or 'weights not recorded'}), but the frozen VidTok stage is {name} "
+                              f"({Path(weights).name}): encode the videos with the same model")
 
     def initial_weights(self) -> dict | None:
         source = self.config.init.checkpoint
@@ -133,7 +148,8 @@ class FlexTokFamily:
 
     def train_step(self, state: FlexTrainState, video, aux):
         key = jax.random.fold_in(jax.random.wrap_key_data(state.rng, impl=PRNG_IMPL), state.step)
-        (loss, logs), grads = jax.value_and_grad(self._loss, has_aux=True)(state.params, self._latents(aux, video), key)
+        latents = video.astype(jnp.float32) if self.reads_latents else self._latents(aux, video)
+        (loss, logs), grads = jax.value_and_grad(self._loss, has_aux=True)(state.params, latents, key)
         updates, opt = self.optimizer.update(grads, state.opt, state.params)
         params = optax.apply_updates(state.params, updates)
         ema = state.ema

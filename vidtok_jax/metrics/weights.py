@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from flax import traverse_util
 
+from vidtok_jax.atomic_files import save_npz
 from vidtok_jax.errors import CheckpointError
 from vidtok_jax.checkpoints.torch_pickle import read_torch_archive
 from vidtok_jax.metrics.numpy_pickle import load_numpy_pickle
@@ -190,10 +191,7 @@ def converted_weights_path(name: str, download: bool = False) -> Path:
     if not path.is_file():
         flat = _convert(name, download)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        with open(partial, "wb") as file:
-            np.savez(file, **{key: np.asarray(value, np.float32) for key, value in flat.items()})
-        os.replace(partial, path)
+        save_npz(path, {key: np.asarray(value, np.float32) for key, value in flat.items()})
     return path
 
 

@@ -43,14 +43,6 @@ def _output(cfg: NetConfig, h, features: int):
     return _input_conv(cfg, features, "conv_out")(ops.silu(h))
 
 
-def encoder_time_padding(cfg: NetConfig, num_frames: int) -> int:
-    """Frames a causal encoder prepends so the clip divides into latent frames."""
-    factor = cfg.time_downsample_factor
-    if not cfg.causal or num_frames % factor == 0:
-        return 0
-    return factor - 1 if cfg.version == "1.0" else factor - num_frames % factor
-
-
 class Encoder(nn.Module):
     """Video `[B, T, H, W, 3]` → raw latent moments `[B, t, h, w, (2×)z_channels]`.
 
@@ -70,7 +62,7 @@ class Encoder(nn.Module):
         if cfg.causal:
             mode = "replicate" if cfg.init_pad_mode == "replicate" else "zeros"
             if time_padding is None:
-                time_padding = encoder_time_padding(cfg, x.shape[1])
+                time_padding = cfg.time_padding(x.shape[1])
             x = ops.pad_time(x, time_padding, mode=mode)
         spatial_ds, tempo_ds = cfg.down_levels
         spatial_block, temporal_block, _ = _blocks(self.remat_blocks)

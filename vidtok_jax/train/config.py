@@ -1,4 +1,4 @@
-"""Training configs: YAML presets in ``configs/train/`` with ``--set key=value`` overrides, checked up front.
+"""Training configs: YAML presets shipped in ``vidtok_jax/train/presets/`` with ``--set key=value`` overrides, checked up front.
 
 A training config names the model (a bundled official config or a YAML file, plus ``model.net``
 overrides applied to both encoder and decoder) and sets data, optimizer, loss, schedule,
@@ -28,11 +28,11 @@ import yaml
 from vidtok_jax.config import ModelConfig, NetConfig, load_model_config
 from vidtok_jax.errors import ConfigError
 
-PRESET_DIR = Path(__file__).resolve().parents[2] / "configs" / "train"
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
 REMAT_POLICIES = ("none", "blocks", "full", "dots_saveable", "convs_saveable")
 SCHEDULES = ("constant", "warmup", "cosine")
 DTYPES = ("float32", "bfloat16")
-DATA_SOURCES = ("videos", "synthetic")
+DATA_SOURCES = ("videos", "synthetic", "latents")
 REGULARIZATION_LOSSES = ("kl_loss", "aux_loss")
 
 # The official GeneralLPIPSWithDiscriminator defaults, plus `disc_channels` (its fixed ndf = 64).
@@ -65,7 +65,9 @@ DEFAULTS: dict[str, Any] = {
     # family: videoflextok. model.config is the frozen VidTok stage; `shape` sizes the VideoFlexTok
     # (the arguments of vidtok_jax.flextok.presets.flextok_hydra_config) unless init.checkpoint is an
     # official VideoFlexTok file to fine-tune; `eval_steps` sampler steps for the evaluation PSNR.
-    "flextok": {"shape": {}, "vidtok_checkpoint": None, "eval_steps": 8},
+    # keep_sampling: how nested dropout draws k per clip: the model config's mode when null, else pow2,
+    # uniform or none (always all R tokens: the control without nested dropout).
+    "flextok": {"shape": {}, "vidtok_checkpoint": None, "eval_steps": 8, "keep_sampling": None},
 }
 
 
@@ -195,7 +197,7 @@ def parse_override(text: str) -> dict:
 
 
 def find_preset(config: str | Path) -> Path:
-    """A YAML file path, or the name of a preset in ``configs/train``."""
+    """A YAML file path, or the name of a preset shipped in the package."""
     path = Path(config)
     if path.is_file():
         return path
@@ -301,6 +303,9 @@ def check(raw: dict) -> TrainConfig:
                  "family videoflextok trains the VideoFlexTok over a frozen VidTok (model.config): stage, loss and "
                  "model.net do not apply")
         _typed(raw, "flextok", "eval_steps", int, positive=True)
+        keep = raw["flextok"]["keep_sampling"]
+        _require(keep in (None, "pow2", "uniform", "none"),
+                 f"flextok.keep_sampling must be pow2, uniform or none (or null: the model config's), got {keep!r}")
     _require(raw["model"]["dtype"] in DTYPES, f"model.dtype must be one of {DTYPES}, got {raw['model']['dtype']!r}")
     _require(raw["model"]["remat"] in REMAT_POLICIES,
              f"model.remat must be one of {REMAT_POLICIES}, got {raw['model']['remat']!r}")
@@ -320,6 +325,12 @@ def check(raw: dict) -> TrainConfig:
     _require(data["source"] in DATA_SOURCES, f"data.source must be one of {DATA_SOURCES}, got {data['source']!r}")
     _require(data["source"] != "videos" or data["data_dir"] is not None,
              "data.source=videos needs data.data_dir (a folder of videos, or the root of data.meta_path's paths)")
+    if data["source"] == "latents":
+        _require(raw["family"] == "videoflextok", "data.source=latents (a frozen VidTok's latents from 'vidtok-jax "
+                 "encode-dir') trains a second stage over a VidTok: set family: videoflextok, or read videos")
+        _require(data["data_dir"] is not None and raw["eval"]["data_dir"] is not None,
+                 "data.source=latents needs data.data_dir (an encode-dir output folder) and eval.data_dir (videos: "
+                 "evaluation decodes back to pixels)")
     for key in ("num_frames", "height", "width", "batch_size"):
         _typed(raw, "data", key, int, positive=True)
     _typed(raw, "data", "sample_fps", float, positive=True)

@@ -1,7 +1,9 @@
 """Training and evaluation input: clips for this process, assembled into globally sharded batches.
 
 ``data.source: videos`` reads clips with the grain pipeline (``VideoBatchIterator``: official
-clip sampling, resize + center crop); ``synthetic`` makes moving patterns (``synthetic``). Each
+clip sampling, resize + center crop); ``synthetic`` makes moving patterns (``synthetic``);
+``latents`` reads a frozen VidTok's latents from ``vidtok-jax encode-dir`` shards (``LatentBatches``,
+for a second-stage family such as VideoFlexTok; evaluation still reads videos). Each
 process loads ``batch_size / process_count`` clips per step; in multi-process runs the video
 pipeline of process ``p`` uses seed ``seed + p``, and the synthetic source gives each process its
 rows of the same global batch. Both iterators have ``get_state`` / ``set_state``, saved in every
@@ -14,6 +16,7 @@ import jax
 import numpy as np
 
 from vidtok_jax.data.dataset import DataConfig, VideoBatchIterator
+from vidtok_jax.data.latent_shards import LatentBatches, read_latent_shards
 from vidtok_jax.errors import ConfigError
 from vidtok_jax.train.config import TrainConfig
 from vidtok_jax.train.synthetic import SyntheticBatches
@@ -26,12 +29,16 @@ def _local_batch_size(batch_size: int) -> int:
     return batch_size // count
 
 
-def _iterator(config: TrainConfig, batch_size: int, seed: int, data_dir, meta_path):
+def _iterator(config: TrainConfig, batch_size: int, seed: int, data_dir, meta_path, source: str):
     data = config.data
     local = _local_batch_size(batch_size)
-    if data.source == "synthetic":
-        first = jax.process_index() * local
-        return SyntheticBatches(batch_size, data.num_frames, data.height, data.width, seed, slice(first, first + local))
+    rows = slice(jax.process_index() * local, (jax.process_index() + 1) * local)
+    if source == "synthetic":
+        return SyntheticBatches(batch_size, data.num_frames, data.height, data.width, seed, rows)
+    if source == "latents":
+        model = config.model_config
+        return LatentBatches(read_latent_shards(data_dir), batch_size, model.latent_frames(data.num_frames),
+                             data.height // model.spatial_factor, data.width // model.spatial_factor, seed, rows)
     return VideoBatchIterator(DataConfig(
         data_dir=data_dir, meta_path=meta_path, num_frames=data.num_frames, sample_fps=data.sample_fps,
         height=data.height, width=data.width, batch_size=local, seed=seed + jax.process_index(),
@@ -40,7 +47,7 @@ def _iterator(config: TrainConfig, batch_size: int, seed: int, data_dir, meta_pa
 
 def train_iterator(config: TrainConfig):
     data = config.data
-    return _iterator(config, data.batch_size, data.seed, data.data_dir, data.meta_path)
+    return _iterator(config, data.batch_size, data.seed, data.data_dir, data.meta_path, data.source)
 
 
 def eval_batch(config: TrainConfig) -> np.ndarray:
@@ -48,11 +55,17 @@ def eval_batch(config: TrainConfig) -> np.ndarray:
     ev, data = config.eval, config.data
     data_dir = ev.data_dir or data.data_dir
     meta_path = ev.meta_path if ev.data_dir else data.meta_path
-    iterator = _iterator(config, ev.batch_size, ev.seed, data_dir, meta_path)
+    source = "videos" if data.source == "latents" else data.source
+    iterator = _iterator(config, ev.batch_size, ev.seed, data_dir, meta_path, source)
     try:
         return next(iterator)["video"]
     finally:
         iterator.close()
+
+
+def model_input(batch: dict) -> np.ndarray:
+    """What a train step takes from a batch: the latents of a latent source, else the clips."""
+    return batch["latents"] if "latents" in batch else batch["video"]
 
 
 def global_batch(local_video: np.ndarray, sharding) -> jax.Array:

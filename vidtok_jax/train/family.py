@@ -1,12 +1,13 @@
 """What a model family gives the training engine, and the VidTok family.
 
-The engine (``train.py``: mesh, input, sharding, jitted update, checkpoints, signals, logging)
+The engine (``vidtok_jax.train.engine``: mesh, input, sharding, jitted update, checkpoints, signals, logging)
 knows a model only through this interface, so VidTok and VideoFlexTok share one loop:
 
 - ``initial_weights()``: what a new run starts from (``init.checkpoint``), or None;
 - ``init_state(initial)``: a fresh train state, a pytree of arrays (jitted with the state's shardings);
 - ``aux()``: constants every step reads, replicated (LPIPS weights, a frozen VidTok stage);
-- ``train_step(state, video, aux)`` -> ``(state, metrics)``, metrics holding ``finite``;
+- ``train_step(state, inputs, aux)`` -> ``(state, metrics)``, metrics holding ``finite``; the inputs are
+  clips ``[B, T, H, W, 3]``, or latents ``[B, t, h, w, C]`` when ``data.source`` is ``latents``;
 - ``eval_step(state, video, aux)`` -> ``(metrics, sample)``: ``eval_psnr`` (the checkpoint kept as
   best has the highest) and a reconstruction of the clips for the pictures;
 - ``describe(state)``: one line on the model; ``config_document()``: what checkpoints store.

@@ -10,7 +10,6 @@ from typing import IO
 import numpy as np
 
 from vidtok_jax.errors import InputError
-from vidtok_jax.images import png_bytes
 
 
 def check_output_file(path: str | os.PathLike, *inputs: str | os.PathLike) -> None:
@@ -58,9 +57,3 @@ def save_json(path: str | os.PathLike, document: dict) -> None:
     """Write ``document`` as indented UTF-8 JSON to ``path``, atomically."""
     with atomic_output(path) as file:
         file.write(json.dumps(document, indent=1, sort_keys=True).encode("utf-8"))
-
-
-def save_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write a uint8 RGB image ``[H, W, 3]`` as a PNG file at ``path``, atomically."""
-    with atomic_output(path) as file:
-        file.write(png_bytes(image))

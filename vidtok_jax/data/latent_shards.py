@@ -1,0 +1,94 @@
+"""Training batches of VidTok latents read from ``vidtok-jax encode-dir`` shards (``data.source: latents``).
+
+A second-stage model over a frozen VidTok (VideoFlexTok) spends most of a CPU step encoding its
+clips; encoding the training videos once with ``vidtok-jax encode-dir`` (a KL model's latents)
+and reading the shards removes that work. Every shard is read into memory once.
+
+Each clip of a batch picks a video at random, then a window of ``latent_frames`` consecutive
+latent frames and a ``height × width`` crop of its latent grid. A window of a whole-video encoding
+is what the on-the-fly path computes when the window starts at latent frame 0 and covers the
+whole encoded frame (a video encoded at the training clip's length and size gives exactly the
+latents, and so the training steps, of the on-the-fly path). Later windows and smaller crops
+also carry the causal context of the frames and pixels around them, as a long video's encoding does.
+
+Batch ``i`` is a pure function of the seed and ``i``, so the state is the next batch number (as
+``SyntheticBatches``), and each process computes only its rows of the global batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from vidtok_jax.errors import ConfigError
+
+INDEX_NAME = "index.json"
+INDEX_FORMAT = "vidtok-jax token shards"
+
+
+def read_shard_index(folder: str | os.PathLike) -> dict:
+    """The ``index.json`` of an encode-dir folder of a KL model's latents (settings, shards, videos)."""
+    path = os.path.join(os.fspath(folder), INDEX_NAME)
+    try:
+        with open(path, encoding="utf-8") as file:
+            index = json.load(file)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{folder}: no readable {INDEX_NAME} ({error}); data.source=latents reads the output "
+                          "folder of 'vidtok-jax encode-dir'") from None
+    if not isinstance(index, dict) or index.get("format") != INDEX_FORMAT:
+        raise ConfigError(f"{path}: not an index written by 'vidtok-jax encode-dir'")
+    if index.get("settings", {}).get("model", {}).get("regularizer") != "kl":
+        raise ConfigError(f"{folder}: holds token ids of an FSQ model; data.source=latents needs a KL model's latents")
+    return index
+
+
+def read_latent_shards(folder: str | os.PathLike) -> list[np.ndarray]:
+    """Every video's latents ``[t, h, w, C]`` (float32) in an encode-dir folder."""
+    latents = []
+    for shard, names in sorted(read_shard_index(folder)["shards"].items()):
+        with np.load(os.path.join(os.fspath(folder), shard), allow_pickle=False) as arrays:
+            latents += [np.asarray(arrays[str(key)], np.float32) for key in range(len(names))]
+    if not latents:
+        raise ConfigError(f"{folder}: holds no encoded videos")
+    return latents
+
+
+class LatentBatches:
+    """Endless batches ``{"latents": float32 [B, t, h, w, C]}``: rows ``rows`` of each global batch."""
+
+    def __init__(self, latents: list[np.ndarray], batch_size: int, latent_frames: int, height: int, width: int,
+                 seed: int, rows: slice | None = None):
+        self.videos = [z for z in latents if z.shape[0] >= latent_frames and z.shape[1] >= height and z.shape[2] >= width]
+        if not self.videos:
+            shapes = sorted({tuple(z.shape[:3]) for z in latents})
+            raise ConfigError(f"no encoded video holds a window of {latent_frames}x{height}x{width} latents (it has "
+                              f"{', '.join(map(str, shapes[:5]))}); encode longer or larger videos, or train on "
+                              "shorter or smaller clips")
+        self.window = (latent_frames, height, width)
+        self.batch_size, self.seed = batch_size, seed
+        self.rows = range(batch_size)[rows or slice(None)]
+        self.next_batch = 0
+
+    def _clip(self, rng: np.random.Generator) -> np.ndarray:
+        video = self.videos[rng.integers(len(self.videos))]
+        starts = [rng.integers(size - length + 1) for size, length in zip(video.shape[:3], self.window)]
+        return video[tuple(slice(s, s + n) for s, n in zip(starts, self.window))]
+
+    def __iter__(self) -> "LatentBatches":
+        return self
+
+    def __next__(self) -> dict:
+        clips = [self._clip(np.random.default_rng([self.seed, self.next_batch, row])) for row in self.rows]
+        self.next_batch += 1
+        return {"latents": np.stack(clips)}
+
+    def get_state(self) -> dict:
+        return {"next_batch": self.next_batch}
+
+    def set_state(self, state: dict) -> None:
+        self.next_batch = int(state["next_batch"])
+
+    def close(self) -> None:
+        """Nothing to release (same interface as ``VideoBatchIterator``)."""

@@ -1,0 +1,1 @@
+"""The VidTok network: layers, residual blocks and the causal/non-causal autoencoder."""
