@@ -488,3 +488,34 @@ def test_help_through_python_m_and_the_console_script():
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         assert all(name in result.stdout for name in ("reconstruct", "encode-dir", "info", "decode"))
+
+
+def test_long_causal_videos_stream_in_pieces_unless_a_chunk_length_is_given():
+    causal = vidtok_jax.load_model_config("vidtok_jax_default")
+    options = cli_model.ModelOptions(config="vidtok_jax_default")
+    assert cli_model.streamed(options, causal, cli_model.STREAM_CHUNK_FRAMES).chunk_frames is None
+    assert cli_model.streamed(options, causal, 200).chunk_frames == cli_model.STREAM_CHUNK_FRAMES
+    given = cli_model.ModelOptions(config="vidtok_jax_default", chunk_frames=8)
+    assert cli_model.streamed(given, causal, 200).chunk_frames == 8
+    noncausal = vidtok_jax.load_model_config("vidtok_kl_noncausal_488_4chn")
+    assert cli_model.streamed(options, noncausal, 200).chunk_frames is None
+
+
+def test_ctrl_c_stops_a_long_reconstruction_between_pieces_and_leaves_nothing(tmp_path):
+    import signal
+    import time
+
+    source, output = tmp_path / "long.mp4", tmp_path / "out.mp4"
+    write_video(source, np.random.default_rng(0).integers(0, 256, (400, 64, 64, 3), dtype=np.uint8), 25.0)
+    env = dict(os.environ, VIDTOK_JAX_COMPILATION_CACHE="0", JAX_PLATFORMS="cpu")
+    process = subprocess.Popen([sys.executable, "-m", "vidtok_jax", "reconstruct", str(source), str(output)],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob(".out.*.partial*")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before writing its first piece: " + process.communicate()[1][-2000:]
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-2000:]
+    assert "interrupted" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]

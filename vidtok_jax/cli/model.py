@@ -31,7 +31,7 @@ from vidtok_jax.quantizers import FSQ
 from vidtok_jax.tokenizer import Tokenizer, load_tokenizer
 
 NONCAUSAL_CLIP_FRAMES = 16
-STREAM_CHUNK_FRAMES = 32
+STREAM_CHUNK_FRAMES = 16
 
 
 @dataclass(frozen=True)
