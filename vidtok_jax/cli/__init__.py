@@ -23,7 +23,7 @@ from vidtok_jax.config import ModelConfig, bundled_config_names, load_model_conf
 from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
 from vidtok_jax.data.transforms import SpatialPadding
 from vidtok_jax.data.video import VideoWriter
-from vidtok_jax.default_model import with_default_weights
+from vidtok_jax.default_model import DEFAULT_MODEL_NAME, with_default_weights
 from vidtok_jax.errors import InputError, VidTokError
 from vidtok_jax.tiling import check_tiling
 
@@ -125,7 +125,7 @@ def run_decode(args) -> int:
 
 
 def run_info(args) -> int:
-    print_info(args.configs or bundled_config_names())
+    print_info(args.configs or [DEFAULT_MODEL_NAME, *bundled_config_names()])
     return 0
 
 
