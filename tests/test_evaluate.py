@@ -84,6 +84,8 @@ def test_metrics_equal_direct_computation(evaluation):
         assert video["psnr"] == pytest.approx(expected_psnr, abs=1e-3)
         assert video["ssim"] == pytest.approx(expected_ssim, abs=1e-4)
         assert len(video["psnr_per_frame"]) == video["frames"]
+        later = [value for index, value in enumerate(video["psnr_per_frame"]) if index % FRAMES]
+        assert video["psnr_later"] == pytest.approx(np.mean(later), abs=1e-3)
     for metric in ("psnr", "ssim", "lpips"):
         assert report["mean"][metric] == pytest.approx(np.mean([video[metric] for video in videos.values()]))
     assert report["settings"]["frames"] == FRAMES and report["settings"]["lpips_net"] == "alex"

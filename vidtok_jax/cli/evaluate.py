@@ -66,6 +66,12 @@ def _reconstruct(tokenizer: Tokenizer, path: str, preprocessing: Preprocessing, 
                           for clip in clips), source)
 
 
+def _clip_starts(num_frames: int, options: EvaluationOptions) -> list[int]:
+    """The frames that begin an independently coded piece (a causal model codes them alone, as images):
+    frame 1 of the whole video, or the first frame of every clip."""
+    return [0] if options.whole_video else list(range(0, num_frames, options.frames))
+
+
 def _fvd_windows(frames: np.ndarray, length: int) -> np.ndarray:
     """Consecutive windows ``[n, length, H, W, 3]``, the last padded by repeating its last frame."""
     return np.stack([_padded(window, length) for window in regroup([frames], length)])
@@ -98,10 +104,10 @@ def _format(value: float | None, digits: int) -> str:
 
 def _print_table(videos: list[dict], means: dict, fvd: float | None, fvd_note: str | None) -> None:
     width = max([len("video"), len("mean")] + [len(video["name"]) for video in videos])
-    print(f"{'video':<{width}}  {'frames':>6}  {'PSNR':>7}  {'SSIM':>6}  {'LPIPS':>6}")
+    print(f"{'video':<{width}}  {'frames':>6}  {'PSNR':>7}  {'PSNR later frames':>17}  {'SSIM':>6}  {'LPIPS':>6}")
     for row in videos + [{"name": "mean", "frames": sum(video["frames"] for video in videos), **means}]:
         print(f"{row['name']:<{width}}  {row['frames']:>6}  {_format(row['psnr'], 3):>7}  "
-              f"{_format(row['ssim'], 4):>6}  {_format(row['lpips'], 4):>6}")
+              f"{_format(row['psnr_later'], 3):>17}  {_format(row['ssim'], 4):>6}  {_format(row['lpips'], 4):>6}")
     print(f"FVD: {_format(fvd, 2)}" + (f" ({fvd_note})" if fvd_note else ""))
 
 
@@ -119,8 +125,10 @@ def evaluate(data: str, out: str, *, tokenizer: Tokenizer, model: ModelOptions, 
             continue
         per_frame = {"psnr": psnr(inputs, outputs), "ssim": ssim(inputs, outputs),
                      "lpips": lpips(inputs, outputs, net=options.lpips_net)}
+        later = np.delete(per_frame["psnr"], _clip_starts(len(inputs), options))
         videos.append({"name": name, "path": path, "frames": len(inputs),
                        **{metric: float(np.mean(values)) for metric, values in per_frame.items()},
+                       "psnr_later": float(np.mean(later)) if len(later) else None,
                        "psnr_per_frame": [round(float(value), 4) for value in per_frame["psnr"]]})
         if options.fvd and options.frames >= FVD_MIN_FRAMES:
             features.append(np.stack([i3d_logits(_fvd_windows(frames, options.frames)) for frames in (inputs, outputs)], axis=1))
@@ -128,7 +136,8 @@ def evaluate(data: str, out: str, *, tokenizer: Tokenizer, model: ModelOptions, 
             stem = os.path.join(out, _file_stem(number, name))
             write_png(f"{stem}-frames.png", comparison_grid(inputs, outputs))
             write_png(f"{stem}-psnr.png", psnr_plot(per_frame["psnr"]))
-    means = {metric: _mean([video[metric] for video in videos]) for metric in ("psnr", "ssim", "lpips")}
+    means = {metric: _mean([video[metric] for video in videos if video[metric] is not None])
+             for metric in ("psnr", "psnr_later", "ssim", "lpips")}
     fvd, fvd_note = _fvd(features, options)
     save_json(os.path.join(out, METRICS_NAME), {
         "format": METRICS_FORMAT, "config": model.config, "checkpoint": model.checkpoint,
