@@ -23,7 +23,7 @@ import vidtok_jax
 from vidtok_jax import compilation_cache
 from vidtok_jax.cli import info as cli_info, model as cli_model
 from vidtok_jax.cli import main
-from vidtok_jax.cli.chunks import exactly, pad_end, paired_with_inputs, regroup, skip_and_take
+from vidtok_jax.chunks import exactly, pad_end, paired_with_inputs, regroup, skip_and_take
 from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop
 from vidtok_jax.data.video import probe_video, read_video, write_video
 from vidtok_jax.errors import InputError
@@ -270,7 +270,8 @@ def test_info_lists_every_bundled_config(capsys, monkeypatch):
     monkeypatch.setattr(cli_info, "count_params", lambda config: 1234)  # the real count takes ~1.5 s per config
     code, out, _ = run(["info"], capsys)
     rows = info_rows(out)
-    assert code == 0 and len(rows) == 23 and out.splitlines()[0].startswith("config")
+    assert code == 0 and len(rows) == 24 and out.splitlines()[0].startswith("config")
+    assert "vidtok_jax_default" in rows  # the bundled default model, then the 23 official configs
     assert "1.1" in rows["vidtok_kl_causal_488_4chn_v1_1"] and " no " in rows["vidtok_kl_noncausal_488_4chn"]
     assert all("1,234" in row for row in rows.values())
 

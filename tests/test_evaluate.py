@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import read_png
 from vidtok_jax.cli import main
-from vidtok_jax.cli.chunks import pad_end, regroup
+from vidtok_jax.chunks import pad_end, regroup
 from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop, to_model_range
 from vidtok_jax.data.video import read_video, write_video
 from vidtok_jax.metrics import psnr, ssim

@@ -4,7 +4,7 @@ Running them all would take hours (full-size training) or downloads (official ch
 is checked as far as it goes without doing the work:
 
 - `vidtok-jax ...` / `python -m vidtok_jax ...`: parsed by the CLI's own parser (options, choices);
-  `info` runs, and `demo` runs in tests/test_demo.py;
+  `info` runs in tests/test_cli.py, and `demo` in tests/test_demo.py;
 - `python -m vidtok_jax.train ...` / `python train.py ...`: parsed by the training command, and a
   training run's config is loaded with its `--set` overrides (preset names, keys, values, the
   checks made before anything runs), with stand-ins for the files the reader would have (DATA: a
@@ -29,7 +29,6 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
-from vidtok_jax.cli import main as cli_main
 from vidtok_jax.cli.parser import build_parser
 from vidtok_jax.data.video import write_video
 from vidtok_jax.errors import VidTokError
@@ -138,8 +137,3 @@ def test_every_readme_command_is_accepted(tmp_path, monkeypatch, parse_only, cap
         except (SystemExit, VidTokError) as error:
             pytest.fail(f"README command refused: {' '.join(command)}\n{error}\n{capsys.readouterr().err[-1000:]}")
     assert checked >= 25, f"only {checked} README commands were found"
-
-
-def test_readme_info_command_runs(capsys):
-    assert cli_main(["info"]) == 0
-    assert "vidtok_jax_default" in capsys.readouterr().out

@@ -14,9 +14,9 @@ import functools
 from typing import Iterable, Iterator
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from vidtok_jax.chunks import regroup, with_last
 from vidtok_jax.errors import InputError
 from vidtok_jax.nn.autoencoder import Autoencoder
 from vidtok_jax.nn.layers import CACHE
@@ -40,27 +40,6 @@ def _independent_step(model: Autoencoder, method: str):
     """A step of a non-causal model: every chunk on its own, no cache."""
     run = jax.jit(lambda params, x: model.apply({"params": params}, x, method=method))
     return lambda params, cache, x: (run(params, x), None)
-
-
-def _rechunk(chunks: Iterable, sizes: Iterator[int]) -> Iterator[tuple[jax.Array, bool]]:
-    """Regroup arrays along axis 1 into pieces of the given sizes; yields (piece, is_last)."""
-    pending, held, size = [], 0, next(sizes)
-    ready = []
-    for chunk in chunks:
-        pending.append(chunk)
-        held += chunk.shape[1]
-        while held >= size:
-            joined = jnp.concatenate(pending, axis=1) if len(pending) > 1 else pending[0]
-            ready.append(joined[:, :size])
-            rest = joined[:, size:]
-            pending, held = ([rest] if rest.shape[1] else []), rest.shape[1]
-            size = next(sizes)
-        while len(ready) > 1:
-            yield ready.pop(0), False
-    if pending:
-        ready.append(jnp.concatenate(pending, axis=1) if len(pending) > 1 else pending[0])
-    for i, piece in enumerate(ready):
-        yield piece, i == len(ready) - 1
 
 
 def _sizes(first: int, rest: int) -> Iterator[int]:
@@ -122,7 +101,7 @@ def stream_encode(model: Autoencoder, params, frame_chunks: Iterable, num_frames
     else:
         padding, sizes = 0, _sizes(chunk_frames, chunk_frames)
     seen = 0
-    for piece, _ in _rechunk(frame_chunks, sizes):
+    for piece in regroup(frame_chunks, sizes, axis=1):
         if tiles is None:
             grid = _tile_grid(model, piece.shape[2], piece.shape[3], tile, tile_overlap)
             tiles = _Tiles(grid, grid.scaled(factor_down=cfg.spatial_factor) if grid else None)
@@ -150,7 +129,7 @@ def stream_decode(model: Autoencoder, params, latent_chunks: Iterable, chunk_lat
     cfg = model.config
     factor = cfg.spatial_factor
     tiles = None
-    for piece, last in _rechunk(latent_chunks, _sizes(chunk_latents, chunk_latents)):
+    for piece, last in with_last(regroup(latent_chunks, chunk_latents, axis=1)):
         if tiles is None:
             grid = _tile_grid(model, piece.shape[2] * factor, piece.shape[3] * factor, tile, tile_overlap)
             tiles = _Tiles(grid.scaled(factor_down=factor) if grid else None, grid)

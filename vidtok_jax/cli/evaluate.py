@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from vidtok_jax.atomic_files import save_json
 from vidtok_jax.images import write_png
-from vidtok_jax.cli.chunks import pad_end, regroup
+from vidtok_jax.chunks import pad_end, regroup
 from vidtok_jax.cli.encode_dir import failure_reason, list_sources, report_failures
 from vidtok_jax.cli.frames import Preprocessing, joined_frames, open_video
 from vidtok_jax.cli.model import ModelOptions, reconstruct_video

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from vidtok_jax.cli.chunks import CountedFrames, exactly, pad_end, paired_with_inputs, regroup, skip_and_take
+from vidtok_jax.chunks import CountedFrames, exactly, pad_end, paired_with_inputs, regroup, skip_and_take
 from vidtok_jax.cli.frames import VideoSource
 from vidtok_jax.config import ModelConfig
 from vidtok_jax.errors import InputError

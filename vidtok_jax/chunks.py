@@ -1,26 +1,47 @@
-"""Videos as streams of frame chunks (arrays ``[n, ...]`` along time): regroup, pad, count, trim, pair.
+"""Videos as streams of frame chunks: regroup, pad, count, trim, pair. The one place chunks are regrouped.
 
+Chunks are arrays along a time axis: ``[n, ...]`` frames as the command line reads them (axis 0),
+or ``[B, n, ...]`` batches as the tokenizer's streaming takes them (axis 1), numpy or jax arrays.
 The command line never needs a whole video in memory when the model streams: frames flow from
 the file through these generators into the tokenizer and out to the writer.
 """
 
+import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from vidtok_jax.errors import InputError
 
 
-def regroup(chunks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
-    """The same frames in pieces of ``size`` frames; the last piece may be shorter."""
-    pending = _Frames()
+def regroup(chunks: Iterable, size: int | Iterator[int], axis: int = 0) -> Iterator:
+    """The same frames in pieces of ``size`` frames (or of the successive sizes an iterator gives) along
+    ``axis``; the last piece may be shorter."""
+    sizes = itertools.repeat(size) if isinstance(size, (int, np.integer)) else size
+    pending, wanted = _Frames(axis), next(sizes)
     for chunk in chunks:
         pending.push(chunk)
-        while len(pending) >= size:
-            yield pending.pop(size)
+        while len(pending) >= wanted:
+            yield pending.pop(wanted)
+            wanted = next(sizes)
     if len(pending):
         yield pending.pop(len(pending))
+
+
+def with_last(items: Iterable) -> Iterator[tuple[object, bool]]:
+    """``(item, is_last)`` for every item, looking one item ahead."""
+    iterator = iter(items)
+    try:
+        current = next(iterator)
+    except StopIteration:
+        return
+    for following in iterator:
+        yield current, False
+        current = following
+    yield current, True
 
 
 def pad_end(chunks: Iterable[np.ndarray], total: int) -> Iterator[np.ndarray]:
@@ -92,27 +113,34 @@ class CountedFrames:
 
 
 class _Frames:
-    """A queue of frames kept as the chunks they came in."""
+    """A queue of frames along ``axis``, kept as the chunks they came in."""
 
-    def __init__(self):
-        self._chunks: deque[np.ndarray] = deque()
+    def __init__(self, axis: int = 0):
+        self._chunks: deque = deque()
         self._count = 0
+        self._axis = axis
 
     def __len__(self) -> int:
         return self._count
 
-    def push(self, chunk: np.ndarray) -> None:
-        self._chunks.append(chunk)
-        self._count += len(chunk)
+    def _cut(self, chunk, start: int, stop: int | None):
+        return chunk[(slice(None),) * self._axis + (slice(start, stop),)]
 
-    def pop(self, count: int) -> np.ndarray:
-        """The first ``count`` frames, as one array."""
+    def push(self, chunk) -> None:
+        self._chunks.append(chunk)
+        self._count += chunk.shape[self._axis]
+
+    def pop(self, count: int):
+        """The first ``count`` frames, as one array (a jax array if any of its chunks is one)."""
         taken, needed = [], count
         while needed:
             chunk = self._chunks.popleft()
-            taken.append(chunk[:needed])
-            if len(chunk) > needed:
-                self._chunks.appendleft(chunk[needed:])
-            needed -= len(taken[-1])
+            taken.append(self._cut(chunk, 0, needed))
+            if chunk.shape[self._axis] > needed:
+                self._chunks.appendleft(self._cut(chunk, needed, None))
+            needed -= taken[-1].shape[self._axis]
         self._count -= count
-        return np.concatenate(taken) if len(taken) > 1 else taken[0]
+        if len(taken) == 1:
+            return taken[0]
+        join = jnp.concatenate if any(isinstance(piece, jax.Array) for piece in taken) else np.concatenate
+        return join(taken, axis=self._axis)
