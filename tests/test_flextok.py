@@ -225,3 +225,15 @@ def test_bad_checkpoints_are_refused_clearly(flex, tmp_path):
         vt.load_videoflextok(vidtok_file)
     with pytest.raises(vt.CheckpointError, match="not found"):
         vt.load_videoflextok(tmp_path / "missing.safetensors")
+
+
+def test_token_head_init_follows_the_config():
+    zero = vt.random_videoflextok(flextok_hydra_config(**SMALL), seed=0)
+    xavier = vt.random_videoflextok(flextok_hydra_config(**SMALL, token_head_init="xavier"), seed=0)
+    a, b = latents(seed=1), latents(seed=2)
+    same = [np.asarray(zero.tokenize_latents(z)) for z in (a, b)]
+    assert np.array_equal(same[0], same[1])  # the official zero init: every clip gets the same tokens
+    differ = [np.asarray(xavier.tokenize_latents(z)) for z in (a, b)]
+    assert (differ[0] != differ[1]).mean() > 0.5
+    with pytest.raises(vt.ConfigError, match="weight_init_style"):
+        vt.random_videoflextok(flextok_hydra_config(**SMALL, token_head_init="orthogonal"))

@@ -139,6 +139,7 @@ class EncoderConfig:
     head_name: str
     head_bias: bool
     code_dim: int
+    head_init: str = "zero"   # the head's weight_init_style: "zero" (official) or "xavier" (tokens vary from the start)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -349,7 +350,15 @@ def _encoder(spec: Mapping) -> EncoderConfig:
         registers_name=name("registers"), t_max=int(_require(regs, "t_max", w("registers"))),
         num_registers=int(regs.get("n_eval") or n_max), max_registers=n_max,
         trunk=_trunk(name("trunk"), steps["trunk"][1], packer, w("trunk"), w("packer"), adaln=False),
-        head_name=name("head"), head_bias=bool(head.get("proj_bias", True)), code_dim=int(_require(head, "dim_out", w("head"))))
+        head_name=name("head"), head_bias=bool(head.get("proj_bias", True)), code_dim=int(_require(head, "dim_out", w("head"))),
+        head_init=_head_init(head, w("head")))
+
+
+def _head_init(head: Mapping, where: str) -> str:
+    style = head.get("weight_init_style", "zero")
+    if style not in ("zero", "xavier"):
+        raise ConfigError(f"{where}: weight_init_style {style!r} is not supported (zero or xavier)")
+    return style
 
 
 def _check_packer_order(packer: Mapping, patch: Mapping, registers_or_key: Mapping | str, where: str) -> None:

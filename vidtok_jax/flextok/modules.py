@@ -206,7 +206,8 @@ class FlexEncoder(nn.Module):
         mask = attention_mask(cfg.trunk.mask_mode, t, h * w, cfg.num_registers)
         seq = Trunk(cfg.trunk, self.dtype, name=official(cfg.trunk.name))(interleave(patches.reshape(b, t, h * w, dim), registers), mask)
         registers = seq.reshape(b, t, h * w + cfg.num_registers, dim)[:, :, h * w:]
-        head = nn.Dense(cfg.code_dim, use_bias=cfg.head_bias, dtype=self.dtype, kernel_init=nn.initializers.zeros,
+        init = xavier if cfg.head_init == "xavier" else nn.initializers.zeros
+        head = nn.Dense(cfg.code_dim, use_bias=cfg.head_bias, dtype=self.dtype, kernel_init=init,
                         name=official(cfg.head_name, "proj"))
         return head(layer_norm(registers)).astype(jnp.float32)
 

@@ -66,8 +66,12 @@ def flextok_hydra_config(*, enc_dim: int, enc_depth: int, dec_dim: int, dec_dept
                          patch=(1, 2, 2), head_dim: int = 64, posemb_max: int = 32, t_max: int = 5,
                          latent_channels: int = 16, prefix_conditioning: bool = True,
                          register_posemb: bool = False, nullcond_dropout: float = 0.2,
-                         keep_k_sampling: str = "pow2") -> dict[str, Any]:
-    """An official-layout VideoFlexTok config (the structure of the official code's Hydra tree)."""
+                         keep_k_sampling: str = "pow2", token_head_init: str = "zero") -> dict[str, Any]:
+    """An official-layout VideoFlexTok config (the structure of the official code's Hydra tree).
+
+    ``token_head_init`` initialises the encoder's head before FSQ: ``zero`` as the official configs
+    (every token starts as the same code), or ``xavier`` (tokens differ between clips from step 0).
+    """
     c = latent_channels
     encoder = {
         "enc_channels_last": _channels("vae_latents", "vae_latents_channels_last", "channels_first_to_last"),
@@ -83,7 +87,7 @@ def flextok_hydra_config(*, enc_dim: int, enc_depth: int, dec_dim: int, dec_dept
         "enc_unpacker": _unpacker("enc"),
         "enc_to_latents": {"_target_": _M + "postprocessors.heads.LinearHead", "read_key": "enc_registers",
                            "write_key": "enc_registers_latents", "dim": enc_dim, "dim_out": len(LEVELS),
-                           "use_mup_readout": False, "weight_init_style": "zero"},
+                           "use_mup_readout": False, "weight_init_style": token_head_init},
     }
     decoder = {"dec_from_latents": {"_target_": _M + "preprocessors.linear.LinearLayer", "read_key": "quants",
                                     "write_key": "dec_registers", "dim_in": len(LEVELS), "dim": dec_dim,
