@@ -294,10 +294,8 @@ def loss_config(model: ModelConfig, overrides: Mapping) -> LossConfig:
     return LossConfig(**values)
 
 
-def check(raw: dict) -> TrainConfig:
-    """Turn a merged config document into a `TrainConfig`, or raise `ConfigError` saying what is wrong."""
+def _check_family_and_model(raw: dict, model: ModelConfig) -> None:
     _require(raw["family"] in FAMILIES, f"family must be one of {FAMILIES}, got {raw['family']!r}")
-    model = model_config_from_section(raw["model"])
     if raw["family"] == "videoflextok":
         _require(raw["stage"] == 1 and not raw["loss"] and not raw["model"]["net"],
                  "family videoflextok trains the VideoFlexTok over a frozen VidTok (model.config): stage, loss and "
@@ -321,6 +319,8 @@ def check(raw: dict) -> TrainConfig:
                  "init.posterior_logvar sets the initial posterior variance of a freshly initialised KL model: "
                  "remove it with init.checkpoint or an FSQ model")
 
+
+def _check_data(raw: dict, model: ModelConfig) -> None:
     data = raw["data"]
     _require(data["source"] in DATA_SOURCES, f"data.source must be one of {DATA_SOURCES}, got {data['source']!r}")
     _require(data["source"] != "videos" or data["data_dir"] is not None,
@@ -344,6 +344,9 @@ def check(raw: dict) -> TrainConfig:
         _require(data[key] % s == 0, f"data.{key}={data[key]} must be a multiple of the spatial factor {s}")
         _require(data[key] >= 16, f"data.{key}={data[key]}: LPIPS-VGG needs frames of at least 16 pixels")
 
+
+def _check_mesh(raw: dict) -> None:
+    data = raw["data"]
     mesh = raw["mesh"]
     for key in ("data", "fsdp"):
         _typed(raw, "mesh", key, int)
@@ -355,6 +358,8 @@ def check(raw: dict) -> TrainConfig:
     _require(raw["eval"]["batch_size"] % fixed == 0, f"eval.batch_size={raw['eval']['batch_size']} must be "
              f"divisible by the data-parallel mesh size {fixed}")
 
+
+def _check_schedule(raw: dict) -> None:
     opt = raw["optimizer"]
     _require(opt["schedule"] in SCHEDULES, f"optimizer.schedule must be one of {SCHEDULES}, got {opt['schedule']!r}")
     if opt["learning_rate"] is not None:
@@ -372,4 +377,13 @@ def check(raw: dict) -> TrainConfig:
         _typed(raw, "log", key, int, positive=True)
     _typed(raw, "eval", "every", int, positive=True)
     _typed(raw, "", "seed", int)
+
+
+def check(raw: dict) -> TrainConfig:
+    """Turn a merged config document into a `TrainConfig`, or raise `ConfigError` saying what is wrong."""
+    model = model_config_from_section(raw["model"])
+    _check_family_and_model(raw, model)
+    _check_data(raw, model)
+    _check_mesh(raw)
+    _check_schedule(raw)
     return TrainConfig(raw=raw, model_config=model, loss=loss_config(model, raw["loss"]))
