@@ -7,7 +7,9 @@ each k of `--keep`, decodes the clip's tokens kept to k per latent frame (`--ste
 guidance `--guidance`, fixed seed) and measures, against the clip: latent MSE (against the VidTok
 latents), PSNR (all frames, and frames 2..N), SSIM and LPIPS (VGG). The VidTok reconstruction is
 the ceiling. For every step k -> 2k it gives the mean paired difference over clips with a 95%
-paired-bootstrap confidence interval. Writes benchmarks/results/flextok_keep_sweep.json and a
+paired-bootstrap confidence interval. The control: the same metrics from a random k-subset of the
+same tokens (seeded per clip; the others masked as nested dropout masks them), and the paired
+difference first-k minus random-k (a coarse-to-fine ordering makes it positive for PSNR). Writes benchmarks/results/flextok_keep_sweep.json and a
 picture of the first clip (rows: input, k = ..., VidTok; columns: frames) as flextok_keep_sweep.png.
 """
 
@@ -47,12 +49,21 @@ def measure_clip(flex: vt.VideoFlexTok, path: str, keeps: list[int], args) -> tu
     ceiling = jnp.clip(flex.vidtok.decode(latents, num_frames=frames), -1, 1)
     row = {"clip": Path(path).name, "ceiling": video_metrics(ceiling, video), "k": {}}
     rows = [video[0]]
-    for k in keeps:
+    def measured(keep) -> tuple[dict, jax.Array]:
         z = flex.detokenize_latents(ids, key=jax.random.key(args.seed), latent_size=latents.shape[2:4],
-                                    steps=args.steps, keep=k, guidance_scale=args.guidance)
+                                    steps=args.steps, keep=keep, guidance_scale=args.guidance)
         decoded = jnp.clip(flex.vidtok.decode(z, num_frames=frames), -1, 1)
-        row["k"][k] = {"latent_mse": float(jnp.mean(jnp.square(z - latents))), **video_metrics(decoded, video)}
+        return {"latent_mse": float(jnp.mean(jnp.square(z - latents))), **video_metrics(decoded, video)}, decoded
+
+    rng = np.random.default_rng(args.seed)
+    row["random_k"] = {}
+    for k in keeps:
+        row["k"][k], decoded = measured(k)
         rows.append(decoded[0])
+        if k < ids.shape[2]:
+            subset = np.zeros(ids.shape[::2], bool)
+            subset[:, rng.choice(ids.shape[2], k, replace=False)] = True
+            row["random_k"][k] = measured(subset)[0]
     rows.append(ceiling[0])
     columns = np.linspace(0, frames - 1, min(PICTURE_COLUMNS, frames)).round().astype(int)
     return row, frame_grid(*(np.asarray(r)[columns] for r in rows))
@@ -96,8 +107,14 @@ def main() -> None:
     print("mean paired change per doubling of k [95% bootstrap interval over clips]:")
     for name, changes in steps.items():
         print(f"{name:>9}  " + "  ".join(f"{m} {d:+.3f} [{lo:+.3f}, {hi:+.3f}]" for m, (d, lo, hi) in changes.items()))
+    control = {k: {metric: paired_bootstrap(np.array([r["k"][k][metric] - r["random_k"][k][metric] for r in rows]))
+                   for metric in METRICS} for k in keeps if k in rows[0]["random_k"]}
+    print("control, first k minus a random k-subset of the same tokens [95% bootstrap interval over clips]:")
+    for k, changes in control.items():
+        print(f"{k:>9}  " + "  ".join(f"{m} {d:+.3f} [{lo:+.3f}, {hi:+.3f}]" for m, (d, lo, hi) in changes.items()))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"settings": vars(args), "clips": rows, "doubling": steps}, indent=1))
+    RESULTS.write_text(json.dumps({"settings": vars(args), "clips": rows, "doubling": steps,
+                                   "first_minus_random": control}, indent=1))
     write_png(RESULTS.with_suffix(".png"), measured[0][1])
 
 

@@ -237,3 +237,17 @@ def test_token_head_init_follows_the_config():
     assert (differ[0] != differ[1]).mean() > 0.5
     with pytest.raises(vt.ConfigError, match="weight_init_style"):
         vt.random_videoflextok(flextok_hydra_config(**SMALL, token_head_init="orthogonal"))
+
+
+def test_a_keep_mask_of_the_first_k_equals_keep_k_and_any_subset_runs(flex):
+    ids = flex.tokenize_latents(latents())
+    noise = latents(seed=5)
+    first_two = np.zeros((2, R), bool)
+    first_two[:, :2] = True
+    by_count = flex.detokenize_latents(ids, noise=noise, steps=2, keep=2)
+    np.testing.assert_allclose(flex.detokenize_latents(ids, noise=noise, steps=2, keep=first_two), by_count, atol=1e-6)
+    last_two = first_two[:, ::-1].copy()
+    assert float(jnp.abs(flex.detokenize_latents(ids, noise=noise, steps=2, keep=last_two) - by_count).max()) > 1e-4
+    for bad in (np.zeros((2, R), bool), np.ones((2, R + 1), bool)):
+        with pytest.raises(vt.InputError, match="keep mask"):
+            flex.detokenize_latents(ids, noise=noise, steps=2, keep=bad)

@@ -123,7 +123,7 @@ class VideoFlexTok:
         """The FSQ codes `[B, t, r, code_dim]` of token ids `[B, t, r]`."""
         return self.fsq.indices_to_codes(self.check_ids(ids))
 
-    def velocity(self, ids, noisy, t, *, keep: int | Sequence[int] | None = None, null: bool | Sequence[bool] = False,
+    def velocity(self, ids, noisy, t, *, keep: int | Sequence[int] | np.ndarray | None = None, null: bool | Sequence[bool] = False,
                  prefix: int | Sequence[int] = 0) -> jax.Array:
         """One decoder call: the velocity `[B, t, h, w, C]` of `noisy` latents at flow times `t` (scalar or `[B]`).
 
@@ -141,12 +141,14 @@ class VideoFlexTok:
             self._per_sample(prefix, b, "prefix", 0, ids.shape[1]), jnp.broadcast_to(jnp.asarray(null, bool), (b,)))
 
     def detokenize_latents(self, ids, *, noise=None, key: jax.Array | None = None, latent_size=None, steps: int = 30,
-                           keep: int | Sequence[int] | None = None, guidance_scale: float = 1.0,
+                           keep: int | Sequence[int] | np.ndarray | None = None, guidance_scale: float = 1.0,
                            apg: Mapping[str, float] | None = None, cond_latents=None) -> jax.Array:
         """Sample VidTok latents `[B, t, h, w, C]` from token ids `[B, t, r]` with the rectified-flow decoder.
 
         The start noise is `noise` (`[B, t, h, w, C]`) or drawn from `key` at `latent_size=(h, w)`.
-        `guidance_scale` 1 runs no unconditional pass; otherwise `apg=None` is plain CFG and
+        `keep`: the first k tokens of every latent frame (an int, or one per sample), or a boolean
+        `[B, r]` mask of the tokens to keep (any subset, e.g. a random one as a control); the others
+        become the nested-dropout mask token. `guidance_scale` 1 runs no unconditional pass; otherwise `apg=None` is plain CFG and
         `apg=dict(eta=, momentum=, norm_threshold=)` is adaptive projected guidance.
         `cond_latents` `[B, P, h, w, C]` fixes the first P latent frames (the official chunked decoder's
         conditioning: their registers are masked as the official decode does).
@@ -199,7 +201,7 @@ class VideoFlexTok:
         return jnp.concatenate(pieces, axis=1)
 
     def detokenize(self, ids, *, key: jax.Array, size: tuple[int, int] | None = None, steps: int = 30,
-                   keep: int | Sequence[int] | None = None, guidance_scale: float = 1.0,
+                   keep: int | Sequence[int] | np.ndarray | None = None, guidance_scale: float = 1.0,
                    apg: Mapping[str, float] | None = None) -> jax.Array:
         """A video `[B, T, H, W, 3]` from token ids `[B, t, r]` (t = 5 + 4k), chunk by chunk as the official wrapper.
 
@@ -269,6 +271,13 @@ class VideoFlexTok:
         return jnp.asarray(ids, jnp.int32)
 
     def _keep(self, keep, ids) -> jax.Array:
+        """``keep`` as the decoder takes it: ints ``[B]`` (the first k tokens), or a boolean ``[B, r]`` subset."""
+        if keep is not None and np.asarray(keep).dtype == bool:
+            mask = np.asarray(keep)
+            if mask.shape != (ids.shape[0], ids.shape[2]) or not mask.any(axis=1).all():
+                raise InputError(f"a keep mask must be boolean [B, r] = {[ids.shape[0], ids.shape[2]]} with at least "
+                                 f"one token kept per sample, got shape {list(mask.shape)}")
+            return jnp.asarray(mask)
         return self._per_sample(ids.shape[2] if keep is None else keep, ids.shape[0], "keep", 1, ids.shape[2])
 
     @staticmethod

@@ -215,7 +215,8 @@ class FlexEncoder(nn.Module):
 class FlexDecoder(nn.Module):
     """The flow decoder: velocity `[B, T, H, W, C]` of `noisy` at times `t` `[B]` given codes `[B, T, R, d]`.
 
-    `keep` `[B]`: registers >= keep become the nested-dropout mask token (keep = R keeps all);
+    `keep` `[B]`: registers >= keep become the nested-dropout mask token (keep = R keeps all); or a
+    boolean `[B, R]`: the registers to keep (any subset; the others become the mask token);
     `prefix` `[B]`: registers of frames < prefix become the prefix mask token (where the config
     has that module); `null` `[B]` bool: all registers become the learned null condition.
     """
@@ -231,7 +232,7 @@ class FlexDecoder(nn.Module):
             regs = PositionalEmbedding(cfg.register_posemb, dim, name=official(cfg.register_posemb.name))(regs)
         b, t, r, _ = regs.shape
         token = lambda name, leaf: self.param(official(name, leaf), small_normal, (dim,)).astype(regs.dtype)  # noqa: E731
-        dropped = jnp.arange(r)[None, None, :] >= keep[:, None, None]
+        dropped = ~keep[:, None, :] if keep.ndim == 2 else jnp.arange(r)[None, None, :] >= keep[:, None, None]
         regs = jnp.where(dropped[..., None], token(cfg.nested_dropout_name, "dropout_mask_token"), regs)
         if cfg.prefix_masking_name is not None:
             in_prefix = jnp.arange(t)[None, :, None] < prefix[:, None, None]
