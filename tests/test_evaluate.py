@@ -133,3 +133,15 @@ def test_fvd_over_two_videos(tmp_path):
     assert status == 0 and report["fvd_note"] is None
     assert np.isfinite(report["fvd"]) and report["fvd"] >= 0 and "FVD:" in stdout
     assert not list((tmp_path / "out").glob("*.png"))
+
+
+def test_missing_metric_weights_fail_before_the_model_is_loaded(tmp_path, monkeypatch, capsys):
+    from vidtok_jax import cli
+    from vidtok_jax.metrics import weights
+
+    monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path / "empty_cache"))
+    monkeypatch.setattr(weights, "_installed_copy", lambda weight: None)
+    monkeypatch.setattr(cli, "load_model", lambda options: pytest.fail("the model was loaded before the check"))
+    data = make_videos(tmp_path / "videos", [9])
+    assert main(["evaluate", "--data", str(data), "--out", str(tmp_path / "out"), *FAST]) == 1
+    assert "metric weights missing" in capsys.readouterr().err

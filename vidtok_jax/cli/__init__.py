@@ -11,7 +11,7 @@ from vidtok_jax.compilation_cache import enable_compilation_cache_or_warn
 from vidtok_jax.atomic_files import check_output_file
 from vidtok_jax.cli.demo import DEMO_CLIP, check_output_folder, demo
 from vidtok_jax.cli.encode_dir import encode_dir
-from vidtok_jax.cli.evaluate import EvaluationOptions, evaluate
+from vidtok_jax.cli.evaluate import EvaluationOptions, evaluate, require_metric_weights
 from vidtok_jax.cli.flex import FlexOptions, flex_decode, flex_encode
 from vidtok_jax.cli.frames import Preprocessing, open_video, side_by_side, to_output_frames
 from vidtok_jax.cli.info import print_info
@@ -155,6 +155,7 @@ def run_evaluate(args) -> int:
     evaluation = EvaluationOptions(frames=_clip_frames(args, config), whole_video=args.whole_video,
                                    max_videos=args.max_videos, lpips_net=args.lpips_net, fvd=not args.no_fvd,
                                    max_pictures=args.max_pictures)
+    require_metric_weights(evaluation)  # before the model: missing weights fail in a second, not after the work
     tokenizer = load_model(options)
     return evaluate(args.data, args.out, tokenizer=tokenizer, model=options, preprocessing=preprocessing, options=evaluation)
 

@@ -24,15 +24,16 @@ import numpy as np
 from tqdm import tqdm
 
 from vidtok_jax.atomic_files import save_json
-from vidtok_jax.images import write_png
 from vidtok_jax.chunks import pad_end, regroup
 from vidtok_jax.cli.encode_dir import failure_reason, list_sources, report_failures
 from vidtok_jax.cli.frames import Preprocessing, joined_frames, open_video
 from vidtok_jax.cli.model import ModelOptions, reconstruct_video
 from vidtok_jax.cli.plots import comparison_grid, psnr_plot
 from vidtok_jax.errors import VidTokError
+from vidtok_jax.images import write_png
 from vidtok_jax.metrics import frechet_distance, i3d_logits, lpips, psnr, ssim
 from vidtok_jax.metrics.fvd import MIN_FRAMES as FVD_MIN_FRAMES
+from vidtok_jax.metrics.weights import converted_weights_path
 from vidtok_jax.tokenizer import Tokenizer
 
 METRICS_NAME = "metrics.json"
@@ -49,6 +50,14 @@ class EvaluationOptions:
     lpips_net: str = "vgg"
     fvd: bool = True
     max_pictures: int = 4
+
+
+def require_metric_weights(options: EvaluationOptions) -> None:
+    """Convert (or find in the cache) the LPIPS and, if FVD will be computed, the I3D weights; a
+    CheckpointError naming the install command if they are missing."""
+    converted_weights_path(f"lpips_{options.lpips_net}")
+    if options.fvd and options.frames >= FVD_MIN_FRAMES:
+        converted_weights_path("i3d_kinetics400")
 
 
 def _padded(frames: np.ndarray, length: int) -> np.ndarray:
