@@ -66,6 +66,15 @@ def test_gradients_reach_the_encoder_through_fsq_unless_every_clip_is_null(flex)
     assert float(optax.tree.norm(grads["decoder"])) > 1e-4
 
 
+def test_the_loss_with_other_clips_tokens_measures_how_much_the_decoder_uses_its_tokens(flex):
+    latents = jax.random.normal(jax.random.key(1), (2, 3, 8, 8, 16))
+    objective = FlowObjective(null_prob=0.0)
+    loss = lambda tokens_of: float(flow_matching_loss(flex.encoder, flex.decoder, flex.fsq, flex.params, latents,  # noqa: E731
+                                                      jax.random.key(3), objective, tokens_of)[0])
+    assert loss(latents) == loss(None)
+    assert abs(loss(jnp.roll(latents, 1, axis=0)) - loss(None)) > 1e-4
+
+
 def test_prefix_frames_are_left_out_of_the_loss(flex):
     latents = jax.random.normal(jax.random.key(1), (2, 3, 8, 8, 16))
     none, logs, _ = _loss_and_grads(flex, FlowObjective(prefix_lengths=(0,), prefix_probs=(1.0,)), latents)
@@ -109,7 +118,7 @@ def test_engine_trains_resumes_after_kill_9_exactly_and_exports(tmp_path, flex_c
     assert "already finished: " in _run(straight, 24, flex_cache).stdout
     losses = [m["train/total_loss"] for m in _metrics(straight) if "train/total_loss" in m]
     assert len(losses) == 24 and np.mean(losses[-6:]) < 0.85 * np.mean(losses[:6])
-    assert any("eval/eval_psnr" in m for m in _metrics(straight))
+    assert any("eval/eval_psnr" in m and "eval/eval_token_gain" in m for m in _metrics(straight))
     sharded = tmp_path / "two_devices"
     assert "'data': 2" in _run(sharded, 12, flex_cache, devices=2, extra=["mesh.data=2"]).stdout
     _assert_same_tree(read_checkpoint(sharded, 12)[1]["params"], read_checkpoint(straight, 12)[1]["params"], atol=2e-4)

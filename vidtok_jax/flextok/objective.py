@@ -88,11 +88,16 @@ def sample_prefix(key: jax.Array, batch: int, objective: FlowObjective) -> jax.A
 
 
 def flow_matching_loss(encoder: FlexEncoder, decoder: FlexDecoder, fsq: FSQ, params: Mapping, latents: jax.Array,
-                       key: jax.Array, objective: FlowObjective) -> tuple[jax.Array, dict]:
-    """`(loss, logs)` of one batch of VidTok latents `[B, t, h, w, C]` (see the module docstring)."""
+                       key: jax.Array, objective: FlowObjective, tokens_of: jax.Array | None = None
+                       ) -> tuple[jax.Array, dict]:
+    """`(loss, logs)` of one batch of VidTok latents `[B, t, h, w, C]` (see the module docstring).
+
+    `tokens_of` (default: `latents`) are the latents the tokens are computed from: other clips'
+    latents measure how much the decoder relies on the right tokens.
+    """
     b, t = latents.shape[:2]
     k_keep, k_null, k_sigma, k_noise, k_prefix, k_cond, k_cond_sigma = jax.random.split(key, 7)
-    codes = fsq.quantize(encoder.apply({"params": params["encoder"]}, latents))
+    codes = fsq.quantize(encoder.apply({"params": params["encoder"]}, latents if tokens_of is None else tokens_of))
     keep = sample_keep(k_keep, b, codes.shape[2], objective.keep_sampling)
     null = jax.random.bernoulli(k_null, objective.null_prob, (b,))
     normal = jax.random.normal(k_sigma, (b,))

@@ -7,8 +7,9 @@ gradient clipping, EMA). The model is sized by ``flextok.shape`` (the official c
 `presets.flextok_hydra_config`), or is an official VideoFlexTok file given as ``init.checkpoint``
 (fine-tuning; a previous VideoFlexTok workdir works too). Evaluation samples the eval clips' latents
 back from all their tokens (``flextok.eval_steps`` Euler steps, no guidance, fixed noise), decodes
-them with the VidTok stage and reports ``eval_psnr`` against the clips, and the flow loss at a fixed
-draw (``eval_flow_loss``). ``train.py export`` writes an official-format VideoFlexTok file.
+them with the VidTok stage and reports ``eval_psnr`` against the clips, the flow loss at a fixed
+draw (``eval_flow_loss``), and ``eval_token_gain``: that loss with another clip's tokens minus it
+with the clip's own (positive once the decoder uses what its tokens say). ``train.py export`` writes an official-format VideoFlexTok file.
 """
 
 from __future__ import annotations
@@ -143,8 +144,8 @@ class FlexTokFamily:
         z = self.vidtok.model.apply({"params": vidtok_params}, video, method="encode")
         return jax.lax.stop_gradient(z.astype(jnp.float32))
 
-    def _loss(self, params, latents, key):
-        return flow_matching_loss(self.encoder, self.decoder, self.fsq, params, latents, key, self.objective)
+    def _loss(self, params, latents, key, tokens_of=None):
+        return flow_matching_loss(self.encoder, self.decoder, self.fsq, params, latents, key, self.objective, tokens_of)
 
     def train_step(self, state: FlexTrainState, video, aux):
         key = jax.random.fold_in(jax.random.wrap_key_data(state.rng, impl=PRNG_IMPL), state.step)
@@ -173,6 +174,10 @@ class FlexTokFamily:
         latents = self._latents(aux, video)
         key = jax.random.key(self.config.eval.seed)
         metrics = {"eval_flow_loss": self._loss(state.params, latents, key)[0]}
+        # How much the decoder relies on the clip's own tokens: the loss with the next clip's tokens minus
+        # the loss with its own (about 0 while the decoder ignores its tokens, as early in training).
+        shuffled = self._loss(state.params, latents, key, jnp.roll(latents, 1, axis=0))[0]
+        metrics["eval_token_gain"] = shuffled - metrics["eval_flow_loss"]
         recon = None
         for name, params in (("eval_psnr", state.params), ("eval_ema_psnr", state.ema)):
             if params:
