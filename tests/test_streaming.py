@@ -71,6 +71,20 @@ def test_fsq_chunked_tokens_are_identical():
     assert rel_l2(tok.detokenize(ref["indices"], chunk_latents=1), channels_last(ref["decoded"])) < TOL
 
 
+def test_fsq_token_streams_equal_the_official_ids_and_decoding():
+    tok, ref = _load("fsq_causal_488_32768")
+    video = channels_last(ref["input"])
+    pieces = [video[:, :3], video[:, 3:7], video[:, 7:]]
+    ids = list(tok.tokenize_stream(pieces, video.shape[1], 4))
+    np.testing.assert_array_equal(np.concatenate([np.asarray(i) for i in ids], axis=1), ref["indices"])
+    id_pieces = [ref["indices"][:, :2], ref["indices"][:, 2:]]
+    frames = np.concatenate([np.asarray(f) for f in tok.detokenize_stream(id_pieces, 1)], axis=1)
+    assert rel_l2(frames, channels_last(ref["decoded"])) < TOL
+    kl, _ = _load("kl_causal_488_4chn")
+    with pytest.raises(vt.InputError, match="KL model"):
+        next(kl.tokenize_stream(pieces, video.shape[1], 4))
+
+
 def test_noncausal_chunks_are_independent_clips():
     tok, ref = _load("fsq_noncausal_488_262144")
     video = channels_last(ref["input"])

@@ -136,11 +136,14 @@ class Tokenizer:
             return gaussian_sample(moments, key)
         return self._run("latent_from_moments", moments)
 
-    def tokenize(self, video, *, chunk_frames: int | None = None, tile=None, tile_overlap=None) -> jax.Array:
-        """FSQ token ids, int32 `[B, t, h, w]` (options as in `encode`)."""
+    def _require_fsq(self) -> None:
         if not self.config.is_fsq:
             raise InputError(f"{self.config.name} is a KL model with continuous latents: use encode(), "
                              "or an FSQ config to get token ids")
+
+    def tokenize(self, video, *, chunk_frames: int | None = None, tile=None, tile_overlap=None) -> jax.Array:
+        """FSQ token ids, int32 `[B, t, h, w]` (options as in `encode`)."""
+        self._require_fsq()
         if chunk_frames is None and tile is None:
             return self._run("tokenize", self.check_video(video))
         moments = self.encode_moments(video, chunk_frames=chunk_frames, tile=tile, tile_overlap=tile_overlap)
@@ -192,7 +195,7 @@ class Tokenizer:
 
         Yields one latent chunk per `chunk_frames` frames; memory does not grow with the length.
         """
-        checked = (self.check_video(chunk) for chunk in frame_chunks)
+        checked = (self.check_video(piece, chunk=True) for piece in frame_chunks)
         for moments in stream_encode(self.model, self.params, checked, num_frames, chunk_frames,
                                      tile=tile, tile_overlap=tile_overlap):
             yield self._run("latent_from_moments", moments)
@@ -203,6 +206,22 @@ class Tokenizer:
         checked = (self.check_latent(chunk) for chunk in latent_chunks)
         yield from stream_decode(self.model, self.params, checked, chunk_latents, tile=tile,
                                  tile_overlap=tile_overlap)
+
+    def tokenize_stream(self, frame_chunks: Iterable, num_frames: int, chunk_frames: int, *,
+                        tile=None, tile_overlap=None) -> Iterator[jax.Array]:
+        """FSQ token ids of a video that arrives as chunks of frames: one id chunk `[B, k, h, w]` per piece."""
+        self._require_fsq()
+        for moments in stream_encode(self.model, self.params, (self.check_video(c, chunk=True) for c in frame_chunks), num_frames,
+                                     chunk_frames, tile=tile, tile_overlap=tile_overlap):
+            yield self._run("tokens_from_moments", moments)
+
+    def detokenize_stream(self, id_chunks: Iterable, chunk_latents: int, *, tile=None,
+                          tile_overlap=None) -> Iterator[jax.Array]:
+        """Frames of FSQ token ids that arrive as chunks `[B, k, h, w]`; yields frames as soon as they are final."""
+        self._require_fsq()
+        fsq = FSQ(self.config.regularizer)
+        codes = (fsq.indices_to_codes(self.check_ids(chunk)) for chunk in id_chunks)
+        yield from self.decode_stream(codes, chunk_latents, tile=tile, tile_overlap=tile_overlap)
 
     def reconstruct_stream(self, frame_chunks: Iterable, num_frames: int, chunk_frames: int, *,
                            tile=None, tile_overlap=None) -> Iterator[jax.Array]:
@@ -221,8 +240,10 @@ class Tokenizer:
             if chunk.shape[1]:
                 yield chunk
 
-    def check_video(self, video, *, reconstruct: bool = False) -> jax.Array:
-        """Validate a video batch `[B, T, H, W, C]` in [-1, 1] and return it as a float array."""
+    def check_video(self, video, *, reconstruct: bool = False, chunk: bool = False) -> jax.Array:
+        """Validate a video batch `[B, T, H, W, C]` in [-1, 1] and return it as a float array.
+
+        `chunk`: a piece of a streamed video, whose frame count is checked with the whole stream's."""
         cfg = self.config
         shape = tuple(np.shape(video))
         if len(shape) != 5:
@@ -237,7 +258,7 @@ class Tokenizer:
             raise InputError(f"height and width must be multiples of {s} for {cfg.name}, got {h}x{w}: "
                              f"crop or pad to {h // s * s or s}x{w // s * s or s}")
         f = cfg.temporal_factor
-        problem = cfg.frame_count_problem(t)
+        problem = None if chunk else cfg.frame_count_problem(t)
         if problem:
             raise InputError(problem)
         if reconstruct and cfg.causal and cfg.version == "1.0" and t % f == 0:
