@@ -11,8 +11,7 @@ whole encoded frame (a video encoded at the training clip's length and size give
 latents, and so the training steps, of the on-the-fly path). Later windows and smaller crops
 also carry the causal context of the frames and pixels around them, as a long video's encoding does.
 
-Batch ``i`` is a pure function of the seed and ``i``, so the state is the next batch number (as
-``SyntheticBatches``), and each process computes only its rows of the global batch.
+Batch ``i`` is a pure function of the seed and ``i`` (``SeededBatches``).
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ import os
 
 import numpy as np
 
+from vidtok_jax.data.seeded_batches import SeededBatches
 from vidtok_jax.errors import ConfigError
 
 INDEX_NAME = "index.json"
@@ -55,11 +55,14 @@ def read_latent_shards(folder: str | os.PathLike) -> list[np.ndarray]:
     return latents
 
 
-class LatentBatches:
+class LatentBatches(SeededBatches):
     """Endless batches ``{"latents": float32 [B, t, h, w, C]}``: rows ``rows`` of each global batch."""
+
+    key = "latents"
 
     def __init__(self, latents: list[np.ndarray], batch_size: int, latent_frames: int, height: int, width: int,
                  seed: int, rows: slice | None = None):
+        super().__init__(batch_size, seed, rows)
         self.videos = [z for z in latents if z.shape[0] >= latent_frames and z.shape[1] >= height and z.shape[2] >= width]
         if not self.videos:
             shapes = sorted({tuple(z.shape[:3]) for z in latents})
@@ -67,28 +70,8 @@ class LatentBatches:
                               f"{', '.join(map(str, shapes[:5]))}); encode longer or larger videos, or train on "
                               "shorter or smaller clips")
         self.window = (latent_frames, height, width)
-        self.batch_size, self.seed = batch_size, seed
-        self.rows = range(batch_size)[rows or slice(None)]
-        self.next_batch = 0
 
-    def _clip(self, rng: np.random.Generator) -> np.ndarray:
+    def make_row(self, rng: np.random.Generator) -> np.ndarray:
         video = self.videos[rng.integers(len(self.videos))]
         starts = [rng.integers(size - length + 1) for size, length in zip(video.shape[:3], self.window)]
         return video[tuple(slice(s, s + n) for s, n in zip(starts, self.window))]
-
-    def __iter__(self) -> "LatentBatches":
-        return self
-
-    def __next__(self) -> dict:
-        clips = [self._clip(np.random.default_rng([self.seed, self.next_batch, row])) for row in self.rows]
-        self.next_batch += 1
-        return {"latents": np.stack(clips)}
-
-    def get_state(self) -> dict:
-        return {"next_batch": self.next_batch}
-
-    def set_state(self, state: dict) -> None:
-        self.next_batch = int(state["next_batch"])
-
-    def close(self) -> None:
-        """Nothing to release (same interface as ``VideoBatchIterator``)."""

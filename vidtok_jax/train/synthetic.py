@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vidtok_jax.data.seeded_batches import SeededBatches
+
 
 def synthetic_clip(rng: np.random.Generator, num_frames: int, height: int, width: int) -> np.ndarray:
     """One clip ``[T, H, W, 3]`` in [-1, 1]: a sum of a few moving sinusoidal gratings per channel."""
@@ -27,33 +29,13 @@ def synthetic_clip(rng: np.random.Generator, num_frames: int, height: int, width
     return np.stack(channels, axis=-1).astype(np.float32)
 
 
-class SyntheticBatches:
-    """Endless batches ``{"video": float32 [B, T, H, W, 3]}``: rows ``rows`` of each global batch.
-
-    ``get_state`` / ``set_state`` as ``VideoBatchIterator``.
-    """
+class SyntheticBatches(SeededBatches):
+    """Endless batches ``{"video": float32 [B, T, H, W, 3]}`` of moving patterns: rows ``rows`` of each global batch."""
 
     def __init__(self, batch_size: int, num_frames: int, height: int, width: int, seed: int,
                  rows: slice | None = None):
+        super().__init__(batch_size, seed, rows)
         self.shape = (num_frames, height, width)
-        self.batch_size, self.seed = batch_size, seed
-        self.rows = range(batch_size)[rows or slice(None)]
-        self.next_batch = 0
 
-    def __iter__(self) -> "SyntheticBatches":
-        return self
-
-    def __next__(self) -> dict:
-        clips = [synthetic_clip(np.random.default_rng([self.seed, self.next_batch, row]), *self.shape)
-                 for row in self.rows]
-        self.next_batch += 1
-        return {"video": np.stack(clips)}
-
-    def get_state(self) -> dict:
-        return {"next_batch": self.next_batch}
-
-    def set_state(self, state: dict) -> None:
-        self.next_batch = int(state["next_batch"])
-
-    def close(self) -> None:
-        """Nothing to release (same interface as ``VideoBatchIterator``)."""
+    def make_row(self, rng: np.random.Generator) -> np.ndarray:
+        return synthetic_clip(rng, *self.shape)
