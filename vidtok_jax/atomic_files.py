@@ -27,6 +27,14 @@ def check_output_file(path: str | os.PathLike, *inputs: str | os.PathLike) -> No
                              "give another output name")
 
 
+def check_output_folder_apart(folder: str | os.PathLike, input_folder: str | os.PathLike) -> None:
+    """Refuse an output folder that is the folder the command reads its videos from (under any name):
+    its files would mix with the inputs, and clean-up of unfinished files there would touch them."""
+    if os.path.isdir(folder) and os.path.isdir(input_folder) and os.path.samefile(folder, input_folder):
+        raise InputError(f"{os.fspath(folder)} is the folder of the input videos ({os.fspath(input_folder)}): "
+                         "give another output folder")
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     """A binary file to write ``path``'s new content into; it replaces ``path`` only if the block succeeds.

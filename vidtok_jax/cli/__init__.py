@@ -8,9 +8,9 @@ import sys
 
 from vidtok_jax import __version__
 from vidtok_jax.compilation_cache import enable_compilation_cache_or_warn
-from vidtok_jax.atomic_files import check_output_file
+from vidtok_jax.atomic_files import check_output_file, check_output_folder_apart
 from vidtok_jax.cli.demo import DEMO_CLIP, check_output_folder, demo
-from vidtok_jax.cli.encode_dir import encode_dir
+from vidtok_jax.cli.encode_dir import encode_dir, source_folder
 from vidtok_jax.cli.evaluate import EvaluationOptions, evaluate, require_metric_weights
 from vidtok_jax.cli.flex import FlexOptions, flex_decode, flex_encode
 from vidtok_jax.cli.frames import Preprocessing, open_video, side_by_side, to_output_frames
@@ -130,6 +130,7 @@ def run_info(args) -> int:
 
 
 def run_encode_dir(args) -> int:
+    check_output_folder_apart(args.destination, source_folder(args.source, args.data_dir))
     options, config, preprocessing = _setup(args)
     tokenizer = load_model(options)
     return encode_dir(args.source, args.destination, data_dir=args.data_dir, shard_size=args.shard_size,
@@ -151,6 +152,7 @@ def run_evaluate(args) -> int:
     # evaluate's own defaults; not set on the parser, whose --size/--fps actions the commands share
     args.size = DEFAULT_EVAL_SIZE if args.size is None else args.size
     args.fps = DEFAULT_EVAL_FPS if args.fps is None else args.fps
+    check_output_folder_apart(args.out, source_folder(args.data, None))
     options, config, preprocessing = _setup(args)
     evaluation = EvaluationOptions(frames=_clip_frames(args, config), whole_video=args.whole_video,
                                    max_videos=args.max_videos, lpips_net=args.lpips_net, fvd=not args.no_fvd,

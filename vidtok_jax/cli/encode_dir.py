@@ -36,6 +36,13 @@ from vidtok_jax.tokenizer import Tokenizer
 INDEX_VERSION = 1
 
 
+def source_folder(source: str, data_dir: str | None) -> str:
+    """The folder the videos of ``source`` are read from: the folder itself, or a CSV's ``data_dir`` (default: its folder)."""
+    if os.path.isdir(source):
+        return source
+    return data_dir if data_dir is not None else os.path.dirname(source) or "."
+
+
 def list_sources(source: str, data_dir: str | None) -> list[tuple[str, str]]:
     """(name, path) of every video to encode: the name is the path relative to the folder, or as the CSV lists it.
 
@@ -45,7 +52,7 @@ def list_sources(source: str, data_dir: str | None) -> list[tuple[str, str]]:
     if os.path.isdir(source):
         base, paths = source, list_videos_in_folder(source)
     elif os.path.isfile(source):
-        base = data_dir if data_dir is not None else os.path.dirname(source)
+        base = source_folder(source, data_dir)
         paths = list_videos_from_meta(source, base)
     else:
         raise InputError(f"{source}: no such folder or CSV file")
