@@ -27,7 +27,6 @@ from vidtok_jax.chunks import CountedFrames, exactly, pad_end, paired_with_input
 from vidtok_jax.cli.frames import VideoSource
 from vidtok_jax.config import ModelConfig
 from vidtok_jax.errors import InputError
-from vidtok_jax.quantizers import FSQ
 from vidtok_jax.tokenizer import Tokenizer, load_tokenizer
 
 NONCAUSAL_CLIP_FRAMES = 16
@@ -112,47 +111,45 @@ def _progress(chunks: Iterable[np.ndarray], total: int, description: str, unit: 
 
 
 def _encoded_pieces(tokenizer: Tokenizer, frames: Iterable[np.ndarray], options: ModelOptions, announced_frames: int) -> Iterator[np.ndarray]:
+    """Latents (KL) or token ids (FSQ) of the frames, a piece at a time, through the tokenizer's public calls."""
     config, tiling = tokenizer.config, options.tiling()
+    encode, encode_stream = ((tokenizer.tokenize, tokenizer.tokenize_stream) if config.is_fsq
+                             else (tokenizer.encode, tokenizer.encode_stream))
     if not config.causal:
-        return _unbatched(tokenizer.encode(clip[None], **tiling) for clip, _ in _clips(frames))
+        return _unbatched(encode(clip[None], **tiling) for clip, _ in _clips(frames))
     if options.chunk_frames is None:
         video = np.concatenate(list(frames))
-        return _unbatched([tokenizer.encode(_padded([video], config.causal_length(len(video)))[None], **tiling)])
+        return _unbatched([encode(_padded([video], config.causal_length(len(video)))[None], **tiling)])
     length = config.causal_length(announced_frames)
-    return _unbatched(tokenizer.encode_stream(_batched(pad_end(frames, length)), length, options.chunk_frames, **tiling))
+    return _unbatched(encode_stream(_batched(pad_end(frames, length)), length, options.chunk_frames, **tiling))
 
 
 def encode_video(tokenizer: Tokenizer, source: VideoSource, options: ModelOptions) -> tuple[np.ndarray, int]:
     """Latents ``[t, h, w, C]`` (KL) or token ids ``[t, h, w]`` (FSQ) of a video, and its frame count."""
-    config = tokenizer.config
-    options = streamed(options, config, source.announced_frames)
-    frames = _frames(source, config, options)
+    options = streamed(options, tokenizer.config, source.announced_frames)
+    frames = _frames(source, tokenizer.config, options)
     pieces = _encoded_pieces(tokenizer, frames, options, source.announced_frames)
-    latents = np.concatenate(list(_progress(pieces, _latent_length(config, source.announced_frames), "encode", "latent frame")))
-    if config.is_fsq:
-        return np.asarray(FSQ(config.regularizer).codes_to_indices(latents)), frames.count
-    return latents, frames.count
+    total = _latent_length(tokenizer.config, source.announced_frames)
+    return np.concatenate(list(_progress(pieces, total, "encode", "latent frame"))), frames.count
 
 
 def decode_video(tokenizer: Tokenizer, tokens: np.ndarray, num_frames: int, options: ModelOptions) -> Iterator[np.ndarray]:
     """Latents or token ids (as ``encode_video`` gives them) back to ``num_frames`` float frames, yielded a piece at a time."""
     config, tiling = tokenizer.config, options.tiling()
     options = streamed(options, config, num_frames)
-    if config.is_fsq:
-        latents = np.asarray(FSQ(config.regularizer).indices_to_codes(tokenizer.check_ids(tokens[None])[0]))
-    else:
-        latents = np.asarray(tokenizer.check_latent(tokens[None])[0])
-    if len(latents) != _latent_length(config, num_frames):
+    decode, decode_stream = ((tokenizer.detokenize, tokenizer.detokenize_stream) if config.is_fsq
+                             else (tokenizer.decode, tokenizer.decode_stream))
+    if len(tokens) != _latent_length(config, num_frames):
         raise InputError(f"{num_frames} frames take {_latent_length(config, num_frames)} latent frames in {config.name}, "
-                         f"but the token file holds {len(latents)}")
+                         f"but the token file holds {len(tokens)}")
     if not config.causal:
-        clips = regroup([latents], NONCAUSAL_CLIP_FRAMES // config.temporal_factor)
-        frames = _unbatched(tokenizer.decode(clip[None], **tiling) for clip in clips)
+        clips = regroup([tokens], NONCAUSAL_CLIP_FRAMES // config.temporal_factor)
+        frames = _unbatched(decode(clip[None], **tiling) for clip in clips)
     elif options.chunk_frames is None:
-        frames = _unbatched([tokenizer.decode(latents[None], **tiling)])
+        frames = _unbatched([decode(tokens[None], **tiling)])
     else:
         chunk_latents = max(1, options.chunk_frames // config.temporal_factor)
-        frames = _unbatched(tokenizer.decode_stream(_batched(regroup([latents], chunk_latents)), chunk_latents, **tiling))
+        frames = _unbatched(decode_stream(_batched(regroup([tokens], chunk_latents)), chunk_latents, **tiling))
     return _progress(skip_and_take(frames, config.leading_decoded_frames, num_frames), num_frames, "decode", "frame")
 
 
