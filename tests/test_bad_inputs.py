@@ -9,6 +9,7 @@ random-weight FSQ model and a small random-weight VideoFlexTok.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from tests.conftest import REPO
 from tests.test_flextok import small
 from vidtok_jax.cli import main
 from vidtok_jax.tokenizer import init_params
+from vidtok_jax.train.command import main as train_main
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +144,23 @@ def test_cli_bad_input(row, files, capsys, monkeypatch):
     assert len(err.strip().splitlines()) <= 3 and "Traceback" not in err, err
     assert __import__("re").search(pattern, err), err
     assert sorted(p.name for p in files.iterdir()) == before, "a failed command left files behind"
+
+
+def _without(monkeypatch, package: str) -> None:
+    """Make ``package`` look uninstalled to the checks that look for it."""
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == package else find_spec(name, *a))
+
+
+def test_training_without_the_train_extra_names_the_install_command(tmp_path, monkeypatch, capsys):
+    _without(monkeypatch, "grain")
+    assert train_main(["--config", "tiny_cpu", "--workdir", str(tmp_path / "run")]) == 1
+    assert "pip install 'vidtok-jax[train]'" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_without_matplotlib_names_the_install_command_before_any_work(files, tmp_path, monkeypatch, capsys):
+    _without(monkeypatch, "matplotlib")
+    monkeypatch.setattr("vidtok_jax.cli.load_model", lambda *a: pytest.fail("the model was loaded"))
+    assert main(["evaluate", "--data", str(files), "--out", str(tmp_path / "out"), "--no-fvd"]) == 1
+    assert "pip install 'vidtok-jax[metrics]'" in capsys.readouterr().err

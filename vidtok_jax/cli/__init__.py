@@ -16,6 +16,7 @@ from vidtok_jax.cli.flex import FlexOptions, flex_decode, flex_encode
 from vidtok_jax.cli.frames import Preprocessing, open_video, side_by_side, to_output_frames
 from vidtok_jax.cli.info import print_info
 from vidtok_jax.cli.model import NONCAUSAL_CLIP_FRAMES, ModelOptions, decode_video, encode_video, load_model, reconstruct_video
+from vidtok_jax.cli.plots import require_plotting
 from vidtok_jax.cli.parser import DEFAULT_CONFIG, DEFAULT_EVAL_FPS, DEFAULT_EVAL_SIZE, UsageError, build_parser
 from vidtok_jax.cli.tokens import (check_token_file_matches, load_token_file, model_metadata, save_token_file,
                                    video_metadata)
@@ -158,6 +159,8 @@ def run_evaluate(args) -> int:
                                    max_videos=args.max_videos, lpips_net=args.lpips_net, fvd=not args.no_fvd,
                                    max_pictures=args.max_pictures)
     require_metric_weights(evaluation)  # before the model: missing weights fail in a second, not after the work
+    if evaluation.max_pictures:
+        require_plotting()
     tokenizer = load_model(options)
     return evaluate(args.data, args.out, tokenizer=tokenizer, model=options, preprocessing=preprocessing, options=evaluation)
 

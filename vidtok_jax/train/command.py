@@ -13,6 +13,7 @@ workdir. Multi-process runs pass ``--coordinator host:port --num_processes N --p
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -25,7 +26,6 @@ from vidtok_jax.compilation_cache import enable_compilation_cache_or_warn, use_t
 from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
 from vidtok_jax.errors import VidTokError
 from vidtok_jax.train.config import load_train_config
-from vidtok_jax.train.engine import train
 
 PROG = "python -m vidtok_jax.train"
 
@@ -84,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         jax.distributed.initialize()
     elif args.coordinator:
         jax.distributed.initialize(args.coordinator, num_processes=args.num_processes, process_id=args.process_id)
+
+    if importlib.util.find_spec("grain") is None:
+        print("error: training reads its data with grain, which is not installed: pip install 'vidtok-jax[train]'",
+              file=sys.stderr, flush=True)
+        return 1
+    from vidtok_jax.train.engine import train  # imports grain
 
     enable_compilation_cache_or_warn("training")  # a resumed run skips compiling (minutes on a GPU)
     use_threefry_gpu_kernel()
