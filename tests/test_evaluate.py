@@ -7,11 +7,16 @@ import io
 import json
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from tests.conftest import read_png
 from vidtok_jax.cli import main
+from vidtok_jax.cli.evaluate import EvaluationOptions, _reconstruct
+from vidtok_jax.cli.frames import Preprocessing
+from vidtok_jax.cli.model import ModelOptions
 from vidtok_jax.chunks import pad_end, regroup
 from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop, to_model_range
 from vidtok_jax.data.video import read_video, write_video
@@ -145,3 +150,19 @@ def test_missing_metric_weights_fail_before_the_model_is_loaded(tmp_path, monkey
     data = make_videos(tmp_path / "videos", [9])
     assert main(["evaluate", "--data", str(data), "--out", str(tmp_path / "out"), *FAST]) == 1
     assert "metric weights missing" in capsys.readouterr().err
+
+
+
+@pytest.mark.parametrize("whole_video", [False, True], ids=["clips", "whole video"])
+def test_reconstructions_stay_on_the_device_for_scoring(tmp_path, whole_video):
+    """The frames to score are device arrays: the metrics run where the reconstruction is made, and only their
+    values (and the few frames a picture shows) come back to the host."""
+    model_args()
+    data = make_videos(tmp_path / "videos", [12])
+    tokenizer = load_tokenizer(MODEL / "config.yaml", MODEL / "model.ckpt")
+    inputs, outputs = _reconstruct(tokenizer, str(data / "clip0.mp4"), Preprocessing(size=SIZE),
+                                   ModelOptions(config=str(MODEL / "config.yaml")),
+                                   EvaluationOptions(frames=FRAMES, whole_video=whole_video))
+    assert isinstance(inputs, jax.Array) and isinstance(outputs, jax.Array)
+    assert inputs.shape == outputs.shape == (12, SIZE, SIZE, 3)
+    assert float(jnp.max(jnp.abs(outputs))) <= 1.0

@@ -52,7 +52,7 @@ def pad_end(chunks: Iterable[np.ndarray], total: int) -> Iterator[np.ndarray]:
         last = chunk[-1:]
         yield chunk
     if count < total:
-        yield np.repeat(last, total - count, axis=0)
+        yield last.repeat(total - count, axis=0)  # numpy or jax, where the frames are
 
 
 def exactly(chunks: Iterable[np.ndarray], count: int, name: str) -> Iterator[np.ndarray]:

@@ -268,6 +268,7 @@ class Tokenizer:
         if not jnp.issubdtype(dtype, jnp.floating):
             raise InputError(f"expected float pixels in [-1, 1], got dtype {dtype}: convert with "
                              "video.astype(np.float32) / 127.5 - 1")
+        video = jnp.asarray(video, jnp.float32)  # to the device once; the value check below runs there
         if not isinstance(video, jax.core.Tracer):
             finite, lo, hi = finite_range(video)
             if not finite:
@@ -275,7 +276,7 @@ class Tokenizer:
             if lo < -RANGE_SLACK or hi > RANGE_SLACK:
                 raise InputError(f"pixel values span [{lo:g}, {hi:g}] but must be in [-1, 1]: for 0..255 "
                                  "input use video / 127.5 - 1")
-        return jnp.asarray(video, jnp.float32)
+        return video
 
     def check_latent(self, z) -> jax.Array:
         shape = tuple(np.shape(z))

@@ -20,6 +20,8 @@ import re
 import sys
 from dataclasses import dataclass
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
@@ -60,19 +62,23 @@ def require_metric_weights(options: EvaluationOptions) -> None:
         converted_weights_path("i3d_kinetics400")
 
 
-def _padded(frames: np.ndarray, length: int) -> np.ndarray:
-    return np.concatenate(list(pad_end([frames], length)))
+def _padded(frames: jax.Array, length: int) -> jax.Array:
+    return jnp.concatenate(list(pad_end([frames], length)))
 
 
 def _reconstruct(tokenizer: Tokenizer, path: str, preprocessing: Preprocessing, model: ModelOptions,
-                 options: EvaluationOptions) -> tuple[np.ndarray, np.ndarray]:
-    """Input frames and their reconstruction clamped to [-1, 1], both ``[T, H, W, 3]`` without any --pad padding."""
+                 options: EvaluationOptions) -> tuple[jax.Array, jax.Array]:
+    """Input frames and their reconstruction clamped to [-1, 1], both device arrays ``[T, H, W, 3]`` without any
+    --pad padding: each clip goes to the device once, and the metrics are computed where the reconstruction is."""
     source = open_video(path, preprocessing, tokenizer.config.spatial_factor)
     if options.whole_video:
         return joined_frames(reconstruct_video(tokenizer, source, model), source)
-    clips = regroup(source.batches(), options.frames)
-    return joined_frames(((clip, np.asarray(tokenizer.reconstruct(_padded(clip, options.frames)[None], **model.tiling()))[0][:len(clip)])
-                          for clip in clips), source)
+
+    def reconstructed(clip: jax.Array) -> jax.Array:
+        return tokenizer.reconstruct(_padded(clip, options.frames)[None], **model.tiling())[0][:len(clip)]
+
+    clips = (jnp.asarray(clip) for clip in regroup(source.batches(), options.frames))
+    return joined_frames(((clip, reconstructed(clip)) for clip in clips), source)
 
 
 def _clip_starts(num_frames: int, options: EvaluationOptions) -> list[int]:
@@ -81,9 +87,9 @@ def _clip_starts(num_frames: int, options: EvaluationOptions) -> list[int]:
     return [0] if options.whole_video else list(range(0, num_frames, options.frames))
 
 
-def _fvd_windows(frames: np.ndarray, length: int) -> np.ndarray:
+def _fvd_windows(frames: jax.Array, length: int) -> jax.Array:
     """Consecutive windows ``[n, length, H, W, 3]``, the last padded by repeating its last frame."""
-    return np.stack([_padded(window, length) for window in regroup([frames], length)])
+    return jnp.stack([_padded(window, length) for window in regroup([frames], length)])
 
 
 def _file_stem(number: int, name: str) -> str:
@@ -132,8 +138,8 @@ def evaluate(data: str, out: str, *, tokenizer: Tokenizer, model: ModelOptions, 
         except (VidTokError, OSError) as error:
             failures[name] = failure_reason(error, path)
             continue
-        per_frame = {"psnr": psnr(inputs, outputs), "ssim": ssim(inputs, outputs),
-                     "lpips": lpips(inputs, outputs, net=options.lpips_net)}
+        per_frame = jax.device_get({"psnr": psnr(inputs, outputs), "ssim": ssim(inputs, outputs),
+                                    "lpips": lpips(inputs, outputs, net=options.lpips_net)})
         later = np.delete(per_frame["psnr"], _clip_starts(len(inputs), options))
         videos.append({"name": name, "path": path, "frames": len(inputs),
                        **{metric: float(np.mean(values)) for metric, values in per_frame.items()},

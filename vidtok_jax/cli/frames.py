@@ -10,6 +10,8 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from vidtok_jax.chunks import regroup
@@ -87,11 +89,11 @@ def side_by_side(inputs: np.ndarray, outputs: np.ndarray, padding: SpatialPaddin
     return np.concatenate([to_output_frames(inputs, padding), to_output_frames(outputs, padding)], axis=2)
 
 
-def joined_frames(pairs: Iterable[tuple[np.ndarray, np.ndarray]], source: VideoSource) -> tuple[np.ndarray, np.ndarray]:
-    """Pieces (input frames, their reconstruction) of ``source`` as two float arrays ``[T, H, W, 3]``: the
-    reconstruction clamped to [-1, 1], the padding cropped off both."""
+def joined_frames(pairs: Iterable[tuple[np.ndarray, jax.Array]], source: VideoSource) -> tuple[jax.Array, jax.Array]:
+    """Pieces (input frames, their reconstruction) of ``source`` as two float device arrays ``[T, H, W, 3]``: the
+    reconstruction clamped to [-1, 1], the padding cropped off both. The reconstruction never leaves the device."""
     pieces = list(pairs)
     if not pieces:
         raise InputError(f"{source.path}: no frames")
-    inputs, outputs = (np.concatenate(side) for side in zip(*pieces))
-    return remove_padding(inputs, source.padding), remove_padding(np.clip(outputs, -1, 1), source.padding)
+    inputs, outputs = (jnp.concatenate(side) for side in zip(*pieces))
+    return remove_padding(inputs, source.padding), remove_padding(jnp.clip(outputs, -1, 1), source.padding)

@@ -98,8 +98,9 @@ def _batched(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
     return (chunk[None] for chunk in chunks)
 
 
-def _unbatched(chunks: Iterable) -> Iterator[np.ndarray]:
-    return (np.asarray(chunk)[0] for chunk in chunks)
+def _unbatched(chunks: Iterable) -> Iterator:
+    """The chunks without their batch axis, left where they are (on the device): consumers fetch what they need."""
+    return (chunk[0] for chunk in chunks)
 
 
 def _progress(chunks: Iterable[np.ndarray], total: int, description: str, unit: str) -> Iterator[np.ndarray]:
@@ -159,11 +160,11 @@ def _reconstructed_pieces(tokenizer: Tokenizer, frames: Iterable[np.ndarray], op
     config, tiling = tokenizer.config, options.tiling()
     if not config.causal:
         for clip, count in _clips(frames):
-            yield np.asarray(tokenizer.reconstruct(clip[None], **tiling))[0][:count]
+            yield tokenizer.reconstruct(clip[None], **tiling)[0][:count]
     elif options.chunk_frames is None:
         video = np.concatenate(list(frames))
         padded = _padded([video], config.causal_length(len(video)))
-        yield np.asarray(tokenizer.reconstruct(padded[None], **tiling))[0][:len(video)]
+        yield tokenizer.reconstruct(padded[None], **tiling)[0][:len(video)]
     else:
         length = config.causal_length(announced_frames)
         stream = tokenizer.reconstruct_stream(_batched(pad_end(frames, length)), length, options.chunk_frames, **tiling)

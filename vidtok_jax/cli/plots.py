@@ -33,7 +33,7 @@ def comparison_grid(inputs: np.ndarray, reconstruction: np.ndarray, columns: int
     number (counted from 1) and PSNR.
     """
     picked = np.unique(np.linspace(0, len(inputs) - 1, min(columns, len(inputs))).round().astype(int))
-    a, b = inputs[picked], reconstruction[picked]
+    a, b = np.asarray(inputs[picked]), np.asarray(reconstruction[picked])  # only these frames leave the device
     error = np.clip(np.abs(a - b) / 2 * ERROR_GAIN, 0.0, 1.0) * 2 - 1
     grid = frame_grid(a, b, error)
     if psnr is None:
