@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import jax
+import numpy as np
 import pytest
 
+import vidtok_jax as vt
 from vidtok_jax.errors import ConfigError
 from vidtok_jax.train.config import PRESET_DIR, load_train_config
+from vidtok_jax.train.family import initial_weights
 from vidtok_jax.train.mesh import mesh_shape
 
 SYNTHETIC = ["data.source=synthetic"]
@@ -100,3 +104,12 @@ def test_a_batch_that_does_not_split_over_the_devices_is_a_one_line_error(tmp_pa
     assert result.returncode == 1
     assert "error: data.batch_size=2 does not split over the 8 devices" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_init_checkpoint_may_name_the_bundled_model():
+    config = load_train_config("default_model_motion", ["data.data_dir=."])
+    assert config.init.checkpoint == "vidtok_jax_default"
+    loaded, bundled = initial_weights(config)["autoencoder"], vt.load_tokenizer().params
+    assert jax.tree_util.tree_structure(loaded) == jax.tree_util.tree_structure(bundled)
+    for a, b in zip(jax.tree_util.tree_leaves(loaded), jax.tree_util.tree_leaves(bundled)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

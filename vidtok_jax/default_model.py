@@ -16,6 +16,11 @@ DEFAULT_MODEL_NAME = "vidtok_jax_default"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "default"
 
 
+def weights_path(source: str | Path) -> Path:
+    """A checkpoint path, where the name ``vidtok_jax_default`` stands for the bundled model's weights."""
+    return default_model_files()[1] if str(source) == DEFAULT_MODEL_NAME else Path(source)
+
+
 def default_model_files() -> tuple[Path, Path]:
     """The bundled default model's config YAML and `.safetensors` weights."""
     config = DEFAULT_MODEL_DIR / f"{DEFAULT_MODEL_NAME}.yaml"

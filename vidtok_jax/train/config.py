@@ -26,6 +26,7 @@ from typing import Any, Mapping
 import yaml
 
 from vidtok_jax.config import ModelConfig, NetConfig, load_model_config
+from vidtok_jax.default_model import weights_path
 from vidtok_jax.errors import ConfigError
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
@@ -311,7 +312,7 @@ def _check_family_and_model(raw: dict, model: ModelConfig) -> None:
     init = raw["init"]["checkpoint"]
     _require(raw["stage"] == 1 or init is not None,
              "stage 2 trains the decoder of a stage-1 model: set init.checkpoint to a stage-1 workdir or checkpoint")
-    _require(init is None or Path(init).exists(), f"init.checkpoint {init} does not exist")
+    _require(init is None or weights_path(init).exists(), f"init.checkpoint {init} does not exist")
     logvar = raw["init"]["posterior_logvar"]
     if logvar is not None:
         _typed(raw, "init", "posterior_logvar", float)

@@ -23,6 +23,7 @@ import numpy as np
 
 from vidtok_jax.checkpoints.state_dict import params_from_state_dict, read_state_dict
 from vidtok_jax.checkpoints.workdir import load_training_checkpoint
+from vidtok_jax.default_model import weights_path
 from vidtok_jax.errors import CheckpointError
 from vidtok_jax.losses.discriminator import STATE_DICT_PREFIX, discriminator_from_state_dict
 from vidtok_jax.metrics.lpips import load_lpips_params
@@ -36,10 +37,11 @@ FAMILIES = ("vidtok", "videoflextok")
 
 
 def initial_weights(config: TrainConfig) -> dict | None:
-    """Weights to start from (``init.checkpoint``): a training workdir, or an official .ckpt/.safetensors."""
-    source = config.init.checkpoint
-    if source is None:
+    """Weights to start from (``init.checkpoint``): a training workdir, an official .ckpt/.safetensors, or
+    ``vidtok_jax_default`` (the bundled model)."""
+    if config.init.checkpoint is None:
         return None
+    source = weights_path(config.init.checkpoint)
     template = param_shapes(config.model_config)
     if Path(source).is_dir():
         loaded = load_training_checkpoint(source)
