@@ -50,6 +50,17 @@ def test_wheel_holds_every_module_preset_config_and_asset(wheel):
         assert shipped and shipped <= names, f"{pattern}: missing {sorted(shipped - names)}"
 
 
+def test_wheel_keeps_training_and_plotting_packages_in_extras(wheel):
+    archive = zipfile.ZipFile(wheel)
+    metadata = archive.read(next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))).decode()
+    requires = [line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    plain = [requirement for requirement in requires if "extra ==" not in requirement]
+    assert any(r.startswith("grain") and 'extra == "train"' in r for r in requires)
+    assert any(r.startswith("matplotlib") and 'extra == "metrics"' in r for r in requires)
+    assert not any(r.startswith(("grain", "matplotlib")) for r in plain)
+    assert any(r.lower().startswith("pillow") for r in plain)
+
+
 def test_installed_wheel_trains_and_reconstructs(wheel, tmp_path):
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
