@@ -16,6 +16,7 @@ from pathlib import Path
 
 import av
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -23,7 +24,7 @@ import vidtok_jax
 from vidtok_jax import compilation_cache
 from vidtok_jax.cli import info as cli_info, model as cli_model
 from vidtok_jax.cli import main
-from vidtok_jax.chunks import exactly, pad_end, paired_with_inputs, regroup, skip_and_take
+from vidtok_jax.chunks import exactly, pad_end, padded, paired_with_inputs, regroup, skip_and_take
 from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop
 from vidtok_jax.data.video import probe_video, read_video, write_video
 from vidtok_jax.errors import InputError
@@ -240,8 +241,10 @@ def test_frame_chunk_streams_regroup_pad_check_trim_and_pair():
     video = np.arange(10)[:, None]
     chunks = [video[:3], video[3:4], video[4:10]]
     assert [len(piece) for piece in regroup(chunks, 4)] == [4, 4, 2]
-    padded = np.concatenate(list(pad_end(chunks, 13)))
-    assert padded[:, 0].tolist() == list(range(10)) + [9, 9, 9]
+    assert np.concatenate(list(pad_end(chunks, 13)))[:, 0].tolist() == list(range(10)) + [9, 9, 9]
+    assert type(padded(chunks, 13)) is np.ndarray and padded(chunks, 13)[:, 0].tolist() == list(range(10)) + [9, 9, 9]
+    on_device = padded([jnp.asarray(video[:4])], 6)
+    assert isinstance(on_device, jax.Array) and on_device[:, 0].tolist() == [0, 1, 2, 3, 3, 3]
     assert np.concatenate(list(skip_and_take(chunks, 2, 5)))[:, 0].tolist() == [2, 3, 4, 5, 6]
     with pytest.raises(InputError, match="announces 12 frames but 10 were decoded"):
         list(exactly(chunks, 12, "v.mp4"))

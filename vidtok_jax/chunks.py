@@ -1,4 +1,4 @@
-"""Videos as streams of frame chunks: regroup, pad, count, trim, pair. The one place chunks are regrouped.
+"""Videos as streams of frame chunks: regroup, pad, join, count, trim, pair. The one place chunks are regrouped.
 
 Chunks are arrays along a time axis: ``[n, ...]`` frames as the command line reads them (axis 0),
 or ``[B, n, ...]`` batches as the tokenizer's streaming takes them (axis 1), numpy or jax arrays.
@@ -53,6 +53,19 @@ def pad_end(chunks: Iterable[np.ndarray], total: int) -> Iterator[np.ndarray]:
         yield chunk
     if count < total:
         yield last.repeat(total - count, axis=0)  # numpy or jax, where the frames are
+
+
+def padded(chunks: Iterable, total: int):
+    """The chunks as one array of ``total`` frames, the last frame repeated to fill it (numpy or jax, as given)."""
+    return joined(list(pad_end(chunks, total)))
+
+
+def joined(pieces: list, axis: int = 0):
+    """``pieces`` concatenated along ``axis``: a jax array if any piece is one, else numpy; one piece as it is."""
+    if len(pieces) == 1:
+        return pieces[0]
+    join = jnp.concatenate if any(isinstance(piece, jax.Array) for piece in pieces) else np.concatenate
+    return join(pieces, axis=axis)
 
 
 def exactly(chunks: Iterable[np.ndarray], count: int, name: str) -> Iterator[np.ndarray]:
@@ -140,7 +153,4 @@ class _Frames:
                 self._chunks.appendleft(self._cut(chunk, needed, None))
             needed -= taken[-1].shape[self._axis]
         self._count -= count
-        if len(taken) == 1:
-            return taken[0]
-        join = jnp.concatenate if any(isinstance(piece, jax.Array) for piece in taken) else np.concatenate
-        return join(taken, axis=self._axis)
+        return joined(taken, self._axis)

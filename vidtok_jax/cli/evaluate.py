@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vidtok_jax.atomic_files import save_json
-from vidtok_jax.chunks import pad_end, regroup
+from vidtok_jax.chunks import padded, regroup
 from vidtok_jax.cli.encode_dir import failure_reason, list_sources, report_failures
 from vidtok_jax.cli.frames import Preprocessing, joined_frames, open_video
 from vidtok_jax.cli.model import ModelOptions, reconstruct_video
@@ -62,10 +62,6 @@ def require_metric_weights(options: EvaluationOptions) -> None:
         converted_weights_path("i3d_kinetics400")
 
 
-def _padded(frames: jax.Array, length: int) -> jax.Array:
-    return jnp.concatenate(list(pad_end([frames], length)))
-
-
 def _reconstruct(tokenizer: Tokenizer, path: str, preprocessing: Preprocessing, model: ModelOptions,
                  options: EvaluationOptions) -> tuple[jax.Array, jax.Array]:
     """Input frames and their reconstruction clamped to [-1, 1], both device arrays ``[T, H, W, 3]`` without any
@@ -75,7 +71,7 @@ def _reconstruct(tokenizer: Tokenizer, path: str, preprocessing: Preprocessing, 
         return joined_frames(reconstruct_video(tokenizer, source, model), source)
 
     def reconstructed(clip: jax.Array) -> jax.Array:
-        return tokenizer.reconstruct(_padded(clip, options.frames)[None], **model.tiling())[0][:len(clip)]
+        return tokenizer.reconstruct(padded([clip], options.frames)[None], **model.tiling())[0][:len(clip)]
 
     clips = (jnp.asarray(clip) for clip in regroup(source.batches(), options.frames))
     return joined_frames(((clip, reconstructed(clip)) for clip in clips), source)
@@ -89,7 +85,7 @@ def _clip_starts(num_frames: int, options: EvaluationOptions) -> list[int]:
 
 def _fvd_windows(frames: jax.Array, length: int) -> jax.Array:
     """Consecutive windows ``[n, length, H, W, 3]``, the last padded by repeating its last frame."""
-    return jnp.stack([_padded(window, length) for window in regroup([frames], length)])
+    return jnp.stack([padded([window], length) for window in regroup([frames], length)])
 
 
 def _file_stem(number: int, name: str) -> str:

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from vidtok_jax.chunks import CountedFrames, exactly, pad_end, paired_with_inputs, regroup, skip_and_take
+from vidtok_jax.chunks import CountedFrames, exactly, pad_end, padded, paired_with_inputs, regroup, skip_and_take
 from vidtok_jax.cli.frames import VideoSource
 from vidtok_jax.config import ModelConfig
 from vidtok_jax.errors import InputError
@@ -76,14 +76,10 @@ def _latent_length(config: ModelConfig, num_frames: int) -> int:
     return math.ceil(num_frames / NONCAUSAL_CLIP_FRAMES) * config.latent_frames(NONCAUSAL_CLIP_FRAMES)
 
 
-def _padded(chunks: Iterable[np.ndarray], length: int) -> np.ndarray:
-    return np.concatenate(list(pad_end(chunks, length)))
-
-
 def _clips(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, int]]:
     """Non-causal clips, the last padded to full length, with their counts of real frames."""
     for clip in regroup(frames, NONCAUSAL_CLIP_FRAMES):
-        yield _padded([clip], NONCAUSAL_CLIP_FRAMES), len(clip)
+        yield padded([clip], NONCAUSAL_CLIP_FRAMES), len(clip)
 
 
 def _frames(source: VideoSource, config: ModelConfig, options: ModelOptions) -> CountedFrames:
@@ -120,7 +116,7 @@ def _encoded_pieces(tokenizer: Tokenizer, frames: Iterable[np.ndarray], options:
         return _unbatched(encode(clip[None], **tiling) for clip, _ in _clips(frames))
     if options.chunk_frames is None:
         video = np.concatenate(list(frames))
-        return _unbatched([encode(_padded([video], config.causal_length(len(video)))[None], **tiling)])
+        return _unbatched([encode(padded([video], config.causal_length(len(video)))[None], **tiling)])
     length = config.causal_length(announced_frames)
     return _unbatched(encode_stream(_batched(pad_end(frames, length)), length, options.chunk_frames, **tiling))
 
@@ -163,8 +159,8 @@ def _reconstructed_pieces(tokenizer: Tokenizer, frames: Iterable[np.ndarray], op
             yield tokenizer.reconstruct(clip[None], **tiling)[0][:count]
     elif options.chunk_frames is None:
         video = np.concatenate(list(frames))
-        padded = _padded([video], config.causal_length(len(video)))
-        yield tokenizer.reconstruct(padded[None], **tiling)[0][:len(video)]
+        whole = padded([video], config.causal_length(len(video)))
+        yield tokenizer.reconstruct(whole[None], **tiling)[0][:len(video)]
     else:
         length = config.causal_length(announced_frames)
         stream = tokenizer.reconstruct_stream(_batched(pad_end(frames, length)), length, options.chunk_frames, **tiling)
