@@ -17,6 +17,7 @@ from vidtok_jax.cli import main
 from vidtok_jax.cli.evaluate import EvaluationOptions, _reconstruct
 from vidtok_jax.cli.frames import Preprocessing
 from vidtok_jax.cli.model import ModelOptions
+from vidtok_jax.cli.plots import CAPTION_HEIGHT
 from vidtok_jax.chunks import pad_end, regroup
 from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop, to_model_range
 from vidtok_jax.data.video import read_video, write_video
@@ -108,8 +109,8 @@ def test_pictures_are_png_of_the_expected_sizes(evaluation):
     _, out, _, _ = evaluation
     grids, plots = sorted(out.glob("*-frames.png")), sorted(out.glob("*-psnr.png"))
     assert len(grids) == len(plots) == 2
-    for grid in grids:  # 3 rows (input, reconstruction, error) of 6 evenly spaced frames
-        assert read_png(grid) == (6 * SIZE, 3 * SIZE)
+    for grid in grids:  # captions over 3 rows (input, reconstruction, error) of 6 evenly spaced frames
+        assert read_png(grid) == (6 * SIZE, CAPTION_HEIGHT + 3 * SIZE)
     for plot in plots:
         assert read_png(plot) == (640, 320)
     assert not list(out.glob(".*.partial"))

@@ -56,7 +56,7 @@ def demo(out: str, *, tokenizer: Tokenizer, model: ModelOptions, source: VideoSo
     values = np.asarray(psnr(inputs, outputs), np.float64)
     video, grid = os.path.join(out, VIDEO_NAME), os.path.join(out, GRID_NAME)
     write_video(video, side_by_side(inputs, outputs), source.fps)
-    write_png(grid, comparison_grid(inputs, outputs, psnr=values))
+    write_png(grid, comparison_grid(inputs, outputs, values))
     _print_psnr(values)
     print(f"wrote {video} ({len(inputs)} frames at {source.fps:g} fps, input | reconstruction) and {grid}")
     return 0

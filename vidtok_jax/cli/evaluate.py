@@ -145,7 +145,7 @@ def evaluate(data: str, out: str, *, tokenizer: Tokenizer, model: ModelOptions, 
             features.append(np.stack([i3d_logits(_fvd_windows(frames, options.frames)) for frames in (inputs, outputs)], axis=1))
         if number < options.max_pictures:
             stem = os.path.join(out, _file_stem(number, name))
-            write_png(f"{stem}-frames.png", comparison_grid(inputs, outputs))
+            write_png(f"{stem}-frames.png", comparison_grid(inputs, outputs, per_frame["psnr"]))
             write_png(f"{stem}-psnr.png", psnr_plot(per_frame["psnr"]))
     means = {metric: _mean([video[metric] for video in videos if video[metric] is not None])
              for metric in ("psnr", "psnr_later", "ssim", "lpips")}

@@ -1,5 +1,5 @@
-"""Pictures of an evaluation as uint8 RGB arrays: input / reconstruction / error frame grids (optionally captioned
-with frame numbers and PSNR, drawn with Pillow) and per-frame PSNR plots (drawn with matplotlib).
+"""Pictures of an evaluation as uint8 RGB arrays: input / reconstruction / error frame grids (captioned with
+frame numbers and PSNR, drawn with Pillow) and per-frame PSNR plots (drawn with matplotlib).
 
 matplotlib is only needed for the plots (``pip install 'vidtok-jax[metrics]'``); ``require_plotting``
 says so before any work starts.
@@ -25,20 +25,16 @@ PLOT_SIZE = (640, 320)  # width, height in pixels
 _PLOT_DPI = 100
 
 
-def comparison_grid(inputs: np.ndarray, reconstruction: np.ndarray, columns: int = GRID_COLUMNS,
-                    psnr: np.ndarray | None = None) -> np.ndarray:
-    """Rows input / reconstruction / amplified absolute error of ``columns`` evenly spaced frames of ``[T, H, W, 3]`` in [-1, 1].
-
-    With ``psnr`` (one value per frame) a caption strip above the rows gives each column's frame
-    number (counted from 1) and PSNR.
-    """
+def comparison_grid(inputs: np.ndarray, reconstruction: np.ndarray, psnr: np.ndarray,
+                    columns: int = GRID_COLUMNS) -> np.ndarray:
+    """Rows input / reconstruction / amplified absolute error of ``columns`` evenly spaced frames of ``[T, H, W, 3]`` in
+    [-1, 1], under a caption strip that gives each column's frame number (counted from 1) and PSNR (``psnr``: one
+    value per frame)."""
     picked = np.unique(np.linspace(0, len(inputs) - 1, min(columns, len(inputs))).round().astype(int))
     a, b = np.asarray(inputs[picked]), np.asarray(reconstruction[picked])  # only these frames leave the device
     error = np.clip(np.abs(a - b) / 2 * ERROR_GAIN, 0.0, 1.0) * 2 - 1
-    grid = frame_grid(a, b, error)
-    if psnr is None:
-        return grid
-    return np.concatenate([caption_strip([[f"frame {index + 1}", f"{psnr[index]:.2f} dB"] for index in picked], a.shape[2]), grid])
+    captions = caption_strip([[f"frame {index + 1}", f"{psnr[index]:.2f} dB"] for index in picked], a.shape[2])
+    return np.concatenate([captions, frame_grid(a, b, error)])
 
 
 def _fitted(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
