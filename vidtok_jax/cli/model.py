@@ -82,6 +82,14 @@ def _clips(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, int]]:
         yield padded([clip], NONCAUSAL_CLIP_FRAMES), len(clip)
 
 
+def _whole_video(frames: Iterable[np.ndarray], config: ModelConfig) -> tuple[np.ndarray, int]:
+    """All the frames as one array, padded to a length the causal model takes exactly (joined once), and how many
+    of them are real."""
+    pieces = list(frames)
+    count = sum(len(piece) for piece in pieces)
+    return padded(pieces, config.causal_length(count)), count
+
+
 def _frames(source: VideoSource, config: ModelConfig, options: ModelOptions) -> CountedFrames:
     """The model-ready frames of ``source``; a stream's length must be known up front, so it is checked."""
     batches = source.batches()
@@ -115,8 +123,7 @@ def _encoded_pieces(tokenizer: Tokenizer, frames: Iterable[np.ndarray], options:
     if not config.causal:
         return _unbatched(encode(clip[None], **tiling) for clip, _ in _clips(frames))
     if options.chunk_frames is None:
-        video = np.concatenate(list(frames))
-        return _unbatched([encode(padded([video], config.causal_length(len(video)))[None], **tiling)])
+        return _unbatched([encode(_whole_video(frames, config)[0][None], **tiling)])
     length = config.causal_length(announced_frames)
     return _unbatched(encode_stream(_batched(pad_end(frames, length)), length, options.chunk_frames, **tiling))
 
@@ -158,9 +165,8 @@ def _reconstructed_pieces(tokenizer: Tokenizer, frames: Iterable[np.ndarray], op
         for clip, count in _clips(frames):
             yield tokenizer.reconstruct(clip[None], **tiling)[0][:count]
     elif options.chunk_frames is None:
-        video = np.concatenate(list(frames))
-        whole = padded([video], config.causal_length(len(video)))
-        yield tokenizer.reconstruct(whole[None], **tiling)[0][:len(video)]
+        video, count = _whole_video(frames, config)
+        yield tokenizer.reconstruct(video[None], **tiling)[0][:count]
     else:
         length = config.causal_length(announced_frames)
         stream = tokenizer.reconstruct_stream(_batched(pad_end(frames, length)), length, options.chunk_frames, **tiling)
