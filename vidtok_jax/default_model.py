@@ -14,6 +14,7 @@ from vidtok_jax.errors import CheckpointError
 
 DEFAULT_MODEL_NAME = "vidtok_jax_default"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "default"
+VIDEOFLEXTOK_DIR = Path(__file__).resolve().parent / "assets" / "videoflextok"
 
 
 def weights_path(source: str | Path) -> Path:
@@ -30,6 +31,20 @@ def default_model_files() -> tuple[Path, Path]:
         raise CheckpointError(f"the bundled default model is incomplete, missing {', '.join(missing)}: reinstall "
                               "vidtok-jax, or give a config and checkpoint")
     return config, weights
+
+
+def bundled_videoflextok_folder() -> Path:
+    """The bundled VideoFlexTok's Hub folder (``config.json`` and ``model.safetensors``), over the bundled VidTok."""
+    missing = [str(VIDEOFLEXTOK_DIR / name) for name in ("config.json", "model.safetensors")
+               if not (VIDEOFLEXTOK_DIR / name).is_file()]
+    if len(missing) == 2:
+        raise CheckpointError("no VideoFlexTok is bundled with this version (none trained on a CPU reads its later "
+                              "tokens yet; docs/videoflextok.md): give a VideoFlexTok file, Hub folder or Hub id, e.g. "
+                              "EPFL-VILAB/videoflextok_d18_d28")
+    if missing:
+        raise CheckpointError(f"the bundled VideoFlexTok is incomplete, missing {', '.join(missing)}: reinstall "
+                              "vidtok-jax, or give a VideoFlexTok file")
+    return VIDEOFLEXTOK_DIR
 
 
 def with_default_weights(config, checkpoint) -> tuple:

@@ -23,6 +23,7 @@ from vidtok_jax.checkpoints.state_dict import (flatten, params_from_state_dict, 
 from vidtok_jax.config import ModelConfig, load_model_config
 from vidtok_jax.default_model import with_default_weights
 from vidtok_jax.errors import CheckpointError, ConfigError, InputError
+from vidtok_jax.hub import hub_vidtok_checkpoint, is_hub_id
 from vidtok_jax.nn.autoencoder import Autoencoder
 from vidtok_jax.quantizers import FSQ, gaussian_sample
 from vidtok_jax.streaming import split_frames, stream_decode, stream_encode
@@ -316,14 +317,20 @@ def load_tokenizer(config: str | Path | ModelConfig | None = None, checkpoint: s
 
     `config`: an official YAML file or the name of a bundled config (e.g.
     "vidtok_kl_causal_488_4chn"); optional for a training workdir, which stores its config.
-    `checkpoint`: an official Lightning `.ckpt`, a `.safetensors` file, or the workdir of a
-    `train.py` run (its latest checkpoint). Without a checkpoint the weights are random (seeded by
+    `checkpoint`: an official Lightning `.ckpt`, a `.safetensors` file, the workdir of a
+    `train.py` run (its latest checkpoint), or a Hub repository id (`"microsoft/VidTok"`: its
+    `checkpoints/<config>.ckpt`, through huggingface_hub's cache). Without a checkpoint the weights are random (seeded by
     `seed`) and a warning says so, except for `config="vidtok_jax_default"`, the bundled model.
     `dtype=jnp.bfloat16` runs the convolutions in bfloat16 with float32 parameters; the quantizer
     and posterior stay float32.
     """
     dtype = compute_dtype(dtype)
     config, checkpoint = with_default_weights(config, checkpoint)
+    if checkpoint is not None and is_hub_id(checkpoint):
+        if config is None or isinstance(config, ModelConfig):
+            raise ConfigError(f"checkpoint={checkpoint!r} is a Hub repository: give config= the name of the release "
+                              "to take from it (e.g. 'vidtok_kl_causal_488_4chn')")
+        checkpoint = hub_vidtok_checkpoint(Path(config).stem, str(checkpoint))
     path = None if checkpoint is None else Path(checkpoint)
     if path is not None and path.is_dir():
         from vidtok_jax.checkpoints.workdir import load_params_from_workdir

@@ -20,9 +20,9 @@ import yaml
 from absl import logging as absl_logging
 
 from vidtok_jax.checkpoints.state_dict import save_safetensors, state_dict_from_params
-from vidtok_jax.config import ModelConfig, model_config_from_dict
+from vidtok_jax.config import ModelConfig, load_model_config, model_config_from_dict
 from vidtok_jax.errors import CheckpointError
-from vidtok_jax.flextok.checkpoint import write_flextok_file
+from vidtok_jax.flextok.checkpoint import CHUNK_FRAMES, OVERLAP_FRAMES, write_flextok_file, write_flextok_hub_folder
 from vidtok_jax.losses.discriminator import discriminator_state_dict
 
 FLEXTOK_DOCUMENT = "videoflextok"  # the config document of a VideoFlexTok run holds its official config here
@@ -85,12 +85,23 @@ def load_training_checkpoint(workdir: str | Path, step: int | None = None) -> di
             "logvar": np.asarray(state["generator"]["logvar"]), "model_config": _model_config(document, workdir)}
 
 
+def _flextok_hub_settings(document: dict) -> dict:
+    """The Hub settings of a VideoFlexTok run: the official chunking and the latent size of its training clips."""
+    vidtok = load_model_config(document["vidtok"]["config"])
+    data = document["train"]["data"]
+    sizes = [vidtok.latent_frames(CHUNK_FRAMES), data["height"] // vidtok.spatial_factor,
+             data["width"] // vidtok.spatial_factor]
+    return {"chunk_size": CHUNK_FRAMES, "overlap_size_frames": OVERLAP_FRAMES, "vae_video_sizes": sizes}
+
+
 def export_workdir(workdir: str | Path, out: str | Path, step: int | None = None, use_ema: bool = False,
                    weights_only: bool = False, dtype=np.float32) -> Path:
     """Write the official ``.safetensors`` state dict and ``<out>.yaml`` beside it (returned).
 
     A VideoFlexTok workdir is written as an official VideoFlexTok file (its config in the metadata;
-    the frozen VidTok stage is not included) and the file itself is returned.
+    the frozen VidTok stage is not included) and the file itself is returned; an ``out`` that does not
+    end in ``.safetensors`` becomes a Hub folder whose ``config.json`` also says the chunking and the
+    training clips' latent size (``model.safetensors`` in it is returned).
 
     The state dict holds the loss's discriminator and log-variance (``loss.*``) as official
     checkpoints do, unless ``weights_only``: then only the autoencoder, which is all inference needs.
@@ -99,8 +110,12 @@ def export_workdir(workdir: str | Path, out: str | Path, step: int | None = None
     step, state, document = read_checkpoint(workdir, step)
     if FLEXTOK_DOCUMENT in document:  # a VideoFlexTok run: the official VideoFlexTok format, config in the metadata
         params = state["ema"] if use_ema and state.get("ema") else state["params"]
-        write_flextok_file(out, document[FLEXTOK_DOCUMENT], params, dtype=dtype)
-        return Path(out)
+        params = {part: params[part] for part in ("encoder", "decoder")}  # a training-only read-out stays behind
+        if str(out).endswith(".safetensors"):
+            write_flextok_file(out, document[FLEXTOK_DOCUMENT], params, dtype=dtype)
+            return Path(out)
+        return write_flextok_hub_folder(out, document[FLEXTOK_DOCUMENT], params, _flextok_hub_settings(document),
+                                        dtype=dtype)
     disc = state["discriminator"]
     extras = None if weights_only else {**discriminator_state_dict(disc["params"], disc["batch_stats"]),
                                         "loss.logvar": np.asarray(state["generator"]["logvar"], np.float32)}
