@@ -53,6 +53,13 @@ def to_torch_layout(path: tuple[str, ...], array: np.ndarray) -> np.ndarray:
     return array
 
 
+def torch_layout_shape(path: tuple[str, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The PyTorch-layout shape of a parameter of ``shape`` (what ``to_torch_layout`` would give, computed without an array)."""
+    if path[-1] == "kernel":
+        return (shape[-1], shape[-2], *shape[:-2])
+    return tuple(shape)
+
+
 def from_torch_layout(path: tuple[str, ...], array: np.ndarray) -> np.ndarray:
     array = np.asarray(array)
     if path[-1] == "kernel":
@@ -97,13 +104,17 @@ def params_from_state_dict(template: Mapping, state_dict: Mapping[str, np.ndarra
     for key, path in by_key.items():
         if key not in state_dict:
             continue
-        array = from_torch_layout(path, state_dict[key])
         expected = tuple(wanted[path].shape)
-        if array.shape != expected:
+        if tuple(state_dict[key].shape) != torch_layout_shape(path, expected):
             mismatched.append(f"{key}: checkpoint {tuple(state_dict[key].shape)}, model expects "
-                              f"{tuple(to_torch_layout(path, np.zeros(expected, np.int8)).shape)}")
+                              f"{torch_layout_shape(path, expected)}")
             continue
-        flat[path] = array.astype(np.float32)
+        array = state_dict[key]
+        if not np.issubdtype(array.dtype, np.floating):
+            raise CheckpointError(f"{source}: {key} holds {array.dtype} values; weights must be floating point")
+        if not np.all(np.isfinite(array)):
+            raise CheckpointError(f"{source}: {key} holds NaN or infinite weights (a diverged or corrupt checkpoint)")
+        flat[path] = from_torch_layout(path, array).astype(np.float32)
     if missing or unexpected or mismatched:
         parts = []
         for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)):

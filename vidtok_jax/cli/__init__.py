@@ -1,4 +1,5 @@
-"""The ``vidtok-jax`` command: reconstruct, encode, decode, info, encode-dir, evaluate, demo, flex-encode, flex-decode.
+"""The ``vidtok-jax`` command: reconstruct, encode, decode, info, encode-dir, evaluate, demo, flex-encode, flex-decode,
+flex-demo.
 
 ``main(argv)`` returns the exit status: 0 on success, 1 for bad input (reported as one line
 ``vidtok-jax: error: ...`` on stderr, no traceback, no output file left behind), 2 for bad usage.
@@ -12,18 +13,21 @@ from vidtok_jax.atomic_files import check_output_file, check_output_folder_apart
 from vidtok_jax.cli.demo import DEMO_CLIP, check_output_folder, demo
 from vidtok_jax.cli.encode_dir import encode_dir, source_folder
 from vidtok_jax.cli.evaluate import EvaluationOptions, evaluate, require_metric_weights
-from vidtok_jax.cli.flex import FlexOptions, flex_decode, flex_encode
+from vidtok_jax.cli.flex import FlexOptions, flex_decode, flex_encode, load_flex
+from vidtok_jax.cli.flex_demo import flex_demo
 from vidtok_jax.cli.frames import Preprocessing, open_video, side_by_side, to_output_frames
 from vidtok_jax.cli.info import print_info
 from vidtok_jax.cli.model import NONCAUSAL_CLIP_FRAMES, ModelOptions, decode_video, encode_video, load_model, reconstruct_video
 from vidtok_jax.cli.plots import require_plotting
-from vidtok_jax.cli.parser import DEFAULT_CONFIG, DEFAULT_EVAL_FPS, DEFAULT_EVAL_SIZE, UsageError, build_parser
+from vidtok_jax.cli.parser import (BUNDLED_FLEX_GUIDANCE, BUNDLED_FLEX_STEPS, DEFAULT_CONFIG, DEFAULT_EVAL_FPS,
+                                   DEFAULT_EVAL_SIZE, OFFICIAL_FLEX_GUIDANCE, OFFICIAL_FLEX_STEPS, UsageError,
+                                   build_parser)
 from vidtok_jax.cli.tokens import (check_token_file_matches, load_token_file, model_metadata, save_token_file,
                                    video_metadata)
 from vidtok_jax.config import ModelConfig, bundled_config_names, load_model_config
 from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
 from vidtok_jax.data.transforms import SpatialPadding
-from vidtok_jax.data.video import VideoWriter
+from vidtok_jax.data.video import VideoWriter, check_video_output
 from vidtok_jax.default_model import DEFAULT_MODEL_NAME, with_default_weights
 from vidtok_jax.errors import InputError, VidTokError
 from vidtok_jax.tiling import check_tiling
@@ -71,6 +75,7 @@ def _setup(args) -> tuple[ModelOptions, ModelConfig, Preprocessing]:
 
 def run_reconstruct(args) -> int:
     check_output_file(args.output, args.input)
+    check_video_output(args.output)
     options, config, preprocessing = _setup(args)
     source = open_video(args.input, preprocessing, config.spatial_factor)
     tokenizer = load_model(options)
@@ -107,6 +112,7 @@ def _check_same_weights(name: str, metadata: dict, checkpoint: str | None) -> No
 
 def run_decode(args) -> int:
     check_output_file(args.output, args.input)
+    check_video_output(args.output)
     tokens, metadata = load_token_file(args.input)
     config_name, checkpoint = _model_choice(args.config or metadata["config"], args.checkpoint)
     config = load_model_config(config_name)
@@ -180,17 +186,25 @@ def _flex_options(args) -> FlexOptions:
 
 def run_flex_encode(args) -> int:
     preprocessing = Preprocessing(size=args.size, fps=args.fps, max_frames=args.max_frames)
-    return flex_encode(args.input, args.output, _flex_options(args), preprocessing)
+    return flex_encode(args.input, args.output, _flex_options(args), preprocessing, keep=args.keep)
 
 
 def run_flex_decode(args) -> int:
+    bundled = args.checkpoint is None
+    steps = args.steps or (BUNDLED_FLEX_STEPS if bundled else OFFICIAL_FLEX_STEPS)
+    guidance = args.guidance if args.guidance is not None else (BUNDLED_FLEX_GUIDANCE if bundled else OFFICIAL_FLEX_GUIDANCE)
     return flex_decode(args.input, args.output, _flex_options(args), keeps=args.keep_sweep or ([args.keep] if args.keep else None),
-                       steps=args.steps, guidance=args.guidance, apg=not args.cfg, seed=args.seed)
+                       steps=steps, guidance=guidance, apg=not args.cfg, seed=args.seed)
+
+
+def run_flex_demo(args) -> int:
+    check_output_folder(args.output)
+    return flex_demo(args.output, load_flex(_flex_options(args)), steps=args.steps, seed=args.seed)
 
 
 _COMMANDS = {"reconstruct": run_reconstruct, "encode": run_encode, "decode": run_decode, "info": run_info,
              "encode-dir": run_encode_dir, "evaluate": run_evaluate, "demo": run_demo,
-             "flex-encode": run_flex_encode, "flex-decode": run_flex_decode}
+             "flex-encode": run_flex_encode, "flex-decode": run_flex_decode, "flex-demo": run_flex_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jax
 import jax.numpy as jnp
@@ -20,18 +20,20 @@ import numpy as np
 from tqdm import tqdm
 
 from vidtok_jax.atomic_files import check_output_file, save_npz
+from vidtok_jax.checked_values import finite_number, whole_number
 from vidtok_jax.cli.frames import Preprocessing, open_video, to_output_frames
 from vidtok_jax.cli.plots import caption_strip
 from vidtok_jax.config import load_model_config
 from vidtok_jax.data.transforms import SpatialPadding
-from vidtok_jax.data.video import VideoWriter
-from vidtok_jax.default_model import with_default_weights
+from vidtok_jax.data.video import VideoWriter, check_video_output
+from vidtok_jax.default_model import DEFAULT_MODEL_NAME, with_default_weights
 from vidtok_jax.errors import InputError
 from vidtok_jax.flextok import VideoFlexTok, load_videoflextok
 from vidtok_jax.flextok.config import VIDTOK_IDS
 from vidtok_jax.tokenizer import load_tokenizer
 
 FLEX_TOKEN_FORMAT = "vidtok-jax videoflextok tokens"
+BUNDLED_FLEX_NAME = "videoflextok_jax_default"  # how token files name the bundled VideoFlexTok
 OFFICIAL_VIDTOK = next(iter(VIDTOK_IDS.values()))
 APG = {"eta": 0.0, "momentum": 0.0, "norm_threshold": 0.6}  # the official notebook's knobs
 
@@ -40,14 +42,20 @@ APG = {"eta": 0.0, "momentum": 0.0, "norm_threshold": 0.6}  # the official noteb
 class FlexOptions:
     """Which VideoFlexTok (and VidTok stage) to load, and in which dtype."""
 
-    checkpoint: str
+    checkpoint: str | None = None  # None: the bundled VideoFlexTok
     vidtok_config: str | None = None
     vidtok_checkpoint: str | None = None
     dtype: str = "float32"
 
     def spatial_factor(self) -> int:
         """The VidTok stage's spatial factor, read from its config (nothing loaded)."""
-        return load_model_config(self.vidtok_config or OFFICIAL_VIDTOK).spatial_factor
+        default = DEFAULT_MODEL_NAME if self.checkpoint is None else OFFICIAL_VIDTOK
+        return load_model_config(self.vidtok_config or default).spatial_factor
+
+    @property
+    def name(self) -> str:
+        """The checkpoint's file name, as token files record it."""
+        return BUNDLED_FLEX_NAME if self.checkpoint is None else os.path.basename(os.path.normpath(self.checkpoint))
 
 
 def load_flex(options: FlexOptions) -> VideoFlexTok:
@@ -60,7 +68,7 @@ def load_flex(options: FlexOptions) -> VideoFlexTok:
     flex = load_videoflextok(options.checkpoint, vidtok=vidtok, dtype=dtype)
     if flex.vidtok is None:
         raise InputError(f"{options.checkpoint} holds no VidTok weights (vae.vidtok.*): pass the VidTok stage with "
-                         f"--vidtok-checkpoint {OFFICIAL_VIDTOK}.ckpt")
+                         f"--vidtok-checkpoint {flex.config.vidtok_id}.ckpt")
     return flex
 
 
@@ -70,19 +78,24 @@ def padded_frame_count(flex: VideoFlexTok, frames: int) -> int:
     return below if below >= frames else above
 
 
-def flex_encode(input_path: str, output_path: str, options: FlexOptions, preprocessing: Preprocessing) -> int:
+def flex_encode(input_path: str, output_path: str, options: FlexOptions, preprocessing: Preprocessing, *,
+                keep: int | None = None) -> int:
     check_output_file(output_path, input_path)
     source = open_video(input_path, preprocessing, options.spatial_factor())
     flex = load_flex(options)
+    if keep is not None and keep > flex.num_registers:
+        raise InputError(f"--keep {keep}: the model makes {flex.num_registers} tokens per latent frame")
+    if preprocessing.size is None and flex.video_size is not None and flex.video_size[0] == flex.video_size[1]:
+        source = open_video(input_path, replace(preprocessing, size=flex.video_size[0]), options.spatial_factor())
     frames = source.read_all()
     if not len(frames):
         raise InputError(f"{input_path}: no frames")
     total = padded_frame_count(flex, len(frames))
     video = np.concatenate([frames, np.repeat(frames[-1:], total - len(frames), axis=0)])
-    tokens = np.asarray(flex.tokenize(video[None])[0], np.int32)
-    metadata = {"format": FLEX_TOKEN_FORMAT, "format_version": 1, "checkpoint": os.path.basename(options.checkpoint),
+    tokens = np.asarray(flex.tokenize(video[None])[0, :, :keep], np.int32)
+    metadata = {"format": FLEX_TOKEN_FORMAT, "format_version": 1, "checkpoint": options.name,
                 "fps": source.fps, "num_frames": len(frames), "size": list(frames.shape[1:3]),
-                "tokens_per_frame": flex.num_registers, "codebook_size": flex.codebook_size}
+                "tokens_per_frame": tokens.shape[1], "codebook_size": flex.codebook_size}
     save_npz(output_path, {"tokens": tokens, "metadata": np.array(json.dumps(metadata))})
     print(f"wrote {output_path}: token ids {list(tokens.shape)} from {len(frames)} frames "
           f"({total - len(frames)} padding frames added)")
@@ -101,22 +114,42 @@ def load_flex_token_file(path: str) -> tuple[np.ndarray, dict]:
         raise InputError(problem) from None
     if not isinstance(metadata, dict) or metadata.get("format") != FLEX_TOKEN_FORMAT:
         raise InputError(problem)
-    if tokens.ndim != 2 or not np.issubdtype(tokens.dtype, np.integer):
+    if not np.issubdtype(tokens.dtype, np.integer):
+        raise InputError(f"{path}: holds {tokens.dtype} values, not integer token ids")
+    if tokens.ndim != 2 or not tokens.size:
         raise InputError(f"{path}: holds an array of shape {list(tokens.shape)}, not token ids [t, R]")
+    _check_metadata(path, metadata)
     return tokens, metadata
+
+
+def _check_metadata(path: str, metadata: dict) -> None:
+    """The metadata ``flex-decode`` relies on: a positive frame count, a frame rate, a size of two positive ints."""
+    whole_number(metadata.get("num_frames"), f"{path}: metadata num_frames", error=InputError)
+    finite_number(metadata.get("fps"), f"{path}: metadata fps", 1e-3, 1e4, error=InputError)
+    size = metadata.get("size")
+    if not isinstance(size, list) or len(size) != 2:
+        raise InputError(f"{path}: metadata size must be [height, width] in pixels, got {size!r}")
+    for value in size:
+        whole_number(value, f"{path}: metadata size [height, width]", 1, 1 << 14, error=InputError)
 
 
 def flex_decode(input_path: str, output_path: str, options: FlexOptions, *, keeps: list[int] | None, steps: int,
                 guidance: float, apg: bool, seed: int) -> int:
     check_output_file(output_path, input_path)
+    check_video_output(output_path)
     tokens, metadata = load_flex_token_file(input_path)
     flex = load_flex(options)
     if metadata.get("codebook_size") != flex.codebook_size:
         raise InputError(f"{input_path}: made by a model with {metadata.get('codebook_size')} codes, this one has "
                          f"{flex.codebook_size}: decode with the checkpoint it was made with ({metadata.get('checkpoint')})")
+    frames = padded_frame_count(flex, metadata["num_frames"])
+    if (frames - 1) // flex.vidtok.config.temporal_factor + 1 != len(tokens):
+        raise InputError(f"{input_path}: {len(tokens)} latent frames of tokens cannot hold the {metadata['num_frames']} "
+                         "frames its metadata says: the file was altered or written by another tool")
+    option = "--keep-sweep" if keeps and len(keeps) > 1 else "--keep"
     keeps = keeps or [tokens.shape[1]]
     if max(keeps) > tokens.shape[1]:
-        raise InputError(f"--keep {max(keeps)}: the file holds {tokens.shape[1]} tokens per latent frame")
+        raise InputError(f"{option} {max(keeps)}: the file holds {tokens.shape[1]} tokens per latent frame")
     videos = []
     for k in tqdm(keeps, desc="flex-decode", unit="k", file=sys.stderr, disable=None, leave=False):
         video = flex.detokenize(tokens[None], key=jax.random.key(seed), size=tuple(metadata["size"]), steps=steps,

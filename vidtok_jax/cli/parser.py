@@ -10,6 +10,8 @@ DEFAULT_SHARD_SIZE = 100
 DEFAULT_EVAL_SIZE = 256
 DEFAULT_EVAL_FPS = 30.0
 DEFAULT_DEMO_OUTPUT = "."
+BUNDLED_FLEX_STEPS, BUNDLED_FLEX_GUIDANCE = 16, 1.0  # the bundled VideoFlexTok's sampler (docs/videoflextok.md)
+OFFICIAL_FLEX_STEPS, OFFICIAL_FLEX_GUIDANCE = 30, 20.0  # the official notebook's, near enough
 
 DESCRIPTION = """\
 Tokenize and reconstruct videos with the VidTok tokenizers.
@@ -29,6 +31,7 @@ examples:
   vidtok-jax decode tokens.npz out.mp4 --checkpoint fsq.ckpt
   vidtok-jax encode-dir videos/ tokens/ --config vidtok_fsq_causal_488_32768 --checkpoint fsq.ckpt --size 256
   vidtok-jax evaluate --checkpoint vidtok_kl_causal_488_4chn.ckpt --data videos/ --out evaluation/
+  vidtok-jax flex-demo --checkpoint runs/flex_export
   vidtok-jax flex-encode in.mp4 flex.npz --checkpoint videoflextok_d18_d28.safetensors --size 256
   vidtok-jax flex-decode flex.npz out.mp4 --checkpoint videoflextok_d18_d28.safetensors --keep-sweep 1,4,16,64,256
   vidtok-jax info"""
@@ -198,8 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _flex_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("VideoFlexTok model")
-    group.add_argument("--checkpoint", required=True, metavar="FILE",
-                       help="official VideoFlexTok .safetensors file (config in its metadata, or a config.json beside it)")
+    group.add_argument("--checkpoint", metavar="FILE",
+                       help="official VideoFlexTok .safetensors file (config in its metadata), Hub folder (config.json "
+                            "beside model.safetensors) or Hub id (e.g. EPFL-VILAB/videoflextok_d18_d28) (default: the "
+                            "bundled VideoFlexTok, where this version ships one)")
     group.add_argument("--vidtok-config", metavar="CONFIG",
                        help="config of the VidTok stage when the file has no vae.vidtok.* weights (default: vidtok_kl_causal_488_16chn)")
     group.add_argument("--vidtok-checkpoint", metavar="FILE", help="weights of that VidTok stage (.ckpt or .safetensors)")
@@ -216,9 +221,12 @@ def _flex_commands(commands) -> None:
                     "16k frames of the official chunking; flex-decode drops the padding.")
     encode.add_argument("input", metavar="IN", help="input video")
     encode.add_argument("output", metavar="OUT.npz", help="token file to write")
-    encode.add_argument("--size", type=positive_int, metavar="N", help="resize the shorter side to N and center-crop N x N")
+    encode.add_argument("--size", type=positive_int, metavar="N", help="resize the shorter side to N and center-crop N x N "
+                        "(default: the model's clip size where its config says it, e.g. the bundled model's 64)")
     encode.add_argument("--fps", type=positive_float, help="resample to about this frame rate (the releases use 8)")
     encode.add_argument("--max-frames", type=positive_int, metavar="N", help="use only the first N frames (after --fps)")
+    encode.add_argument("--keep", type=positive_int, metavar="K", help="store only the first K tokens of every latent "
+                        "frame (a smaller file; flex-decode decodes it as it is) (default: all)")
     decode = commands.add_parser(
         "flex-decode", parents=[flex], help="VideoFlexTok token file back to a video (any number of tokens)",
         description="Decode a flex-encode token file with the rectified-flow decoder, keeping the first k tokens of "
@@ -228,7 +236,21 @@ def _flex_commands(commands) -> None:
     keep = decode.add_mutually_exclusive_group()
     keep.add_argument("--keep", type=positive_int, metavar="K", help="tokens kept per latent frame (default: all)")
     keep.add_argument("--keep-sweep", type=keep_list, metavar="K1,K2,...", help="decode each k, videos side by side")
-    decode.add_argument("--steps", type=positive_int, default=30, help="Euler steps of the sampler (default: 30)")
-    decode.add_argument("--guidance", type=float, default=20.0, help="guidance scale; 1 turns guidance off (default: 20)")
+    decode.add_argument("--steps", type=positive_int, help="Euler steps of the sampler (default: 30; the bundled "
+                        "model's 16)")
+    decode.add_argument("--guidance", type=float, help="guidance scale; 1 turns guidance off (default: 20; the "
+                        "bundled model's 1)")
     decode.add_argument("--cfg", action="store_true", help="plain classifier-free guidance instead of APG")
     decode.add_argument("--seed", type=int, default=0, help="seed of the sampler's noise (default: 0)")
+    demo = commands.add_parser(
+        "flex-demo", parents=[flex], help="a VideoFlexTok on the bundled demo clip: a row per k = 1, 2, 4, ..., R",
+        description="Tokenize the first 17 frames of the bundled demo clip with a VideoFlexTok (--checkpoint: a file "
+                    "or Hub folder that says its clip size, as train.py export writes), "
+                    "decode them from the first k tokens of every latent frame for k = 1, 2, 4, ..., R, and write "
+                    "DIR/flex-demo.mp4 (input, VidTok, each k side by side) and DIR/flex-demo.png (a row per k, "
+                    "captioned with k and PSNR); print the PSNR of each k.")
+    demo.add_argument("--output", default=DEFAULT_DEMO_OUTPUT, metavar="DIR",
+                      help="existing folder to write into (default: the current folder)")
+    demo.add_argument("--steps", type=positive_int, default=BUNDLED_FLEX_STEPS,
+                      help=f"Euler steps of the sampler (default: {BUNDLED_FLEX_STEPS})")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the sampler's noise (default: 0)")

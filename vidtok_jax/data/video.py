@@ -337,3 +337,16 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, *, code
     """Write uint8 frames ``[T, H, W, 3]`` to ``path`` atomically (see ``VideoWriter``)."""
     with VideoWriter(path, fps, codec=codec) as writer:
         writer.write(frames)
+
+
+def check_video_output(path: str | os.PathLike) -> None:
+    """Refuse, before any work, an output name whose container the writer cannot make (``.txt``, ``.npz``, or
+    one whose format does not take the codec, as ``.gif``): the container is opened on a temporary file, then dropped."""
+    writer = VideoWriter(path, 1.0)
+    try:
+        writer._start(16, 16)
+    except (VidTokError, ValueError) as error:  # PyAV: ValueError when no container format fits the name
+        raise InputError(f"{os.fspath(path)}: cannot write a video there ({error}): give a video file name such as "
+                         "out.mp4") from None
+    finally:
+        writer.abort()

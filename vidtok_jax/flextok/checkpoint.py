@@ -21,12 +21,16 @@ import numpy as np
 import safetensors
 import yaml
 
+from vidtok_jax.atomic_files import atomic_output
+from vidtok_jax.checked_values import whole_number
 from vidtok_jax.checkpoints.state_dict import params_from_state_dict, save_safetensors, state_dict_from_params
 from vidtok_jax.errors import CheckpointError, ConfigError
 
 VAE_PREFIX = "vae.vidtok."
 HUB_PREFIX = "video_tokenizer."
 HUB_KEYS = ("chunk_size", "overlap_size_frames", "vae_video_sizes", "video_preprocess_args")
+HUB_CONFIG, HUB_WEIGHTS = "config.json", "model.safetensors"
+CHUNK_FRAMES, OVERLAP_FRAMES = 17, 1  # the official chunk wrapper's defaults
 
 
 def _parse_metadata(metadata: Mapping[str, str]) -> dict:
@@ -42,6 +46,8 @@ def _parse_metadata(metadata: Mapping[str, str]) -> dict:
 def read_flextok_file(path: str | Path) -> tuple[dict, dict[str, np.ndarray], dict]:
     """`(config, tensors, hub_settings)` of an official VideoFlexTok file (see module docstring)."""
     path = Path(path)
+    if path.is_dir():  # a Hub folder
+        path = path / HUB_WEIGHTS
     if not path.is_file():
         raise CheckpointError(f"VideoFlexTok checkpoint not found: {path}")
     try:
@@ -54,13 +60,13 @@ def read_flextok_file(path: str | Path) -> tuple[dict, dict[str, np.ndarray], di
     hub: dict = {}
     if "_target_" in metadata:
         doc = _parse_metadata(metadata)
-    elif (path.parent / "config.json").is_file():
+    elif (path.parent / HUB_CONFIG).is_file():
         try:
-            doc = json.loads((path.parent / "config.json").read_text())
+            doc = json.loads((path.parent / HUB_CONFIG).read_text())
         except json.JSONDecodeError as err:
-            raise CheckpointError(f"{path.parent / 'config.json'} is not valid JSON: {err}") from err
+            raise CheckpointError(f"{path.parent / HUB_CONFIG} is not valid JSON: {err}") from err
         if isinstance(doc, Mapping) and "video_flex_tok" in doc:
-            hub = {key: doc[key] for key in HUB_KEYS if key in doc}
+            hub = _checked_hub_settings({key: doc[key] for key in HUB_KEYS if key in doc}, str(path.parent / HUB_CONFIG))
             doc = doc["video_flex_tok"]
     else:
         raise CheckpointError(f"{path} holds no VideoFlexTok config: neither a `_target_` in its safetensors "
@@ -68,6 +74,19 @@ def read_flextok_file(path: str | Path) -> tuple[dict, dict[str, np.ndarray], di
     if tensors and all(key.startswith(HUB_PREFIX) for key in tensors):
         tensors = {key[len(HUB_PREFIX):]: value for key, value in tensors.items()}
     return doc, tensors, hub
+
+
+def _checked_hub_settings(hub: dict, where: str) -> dict:
+    """The chunking settings of a Hub ``config.json``: a chunk of 2..4096 frames, an overlap shorter than it, and
+    ``vae_video_sizes`` of three whole numbers (latent frames, height, width)."""
+    chunk = whole_number(hub.get("chunk_size", CHUNK_FRAMES), f"{where}.chunk_size", 2, 4096)
+    whole_number(hub.get("overlap_size_frames", OVERLAP_FRAMES), f"{where}.overlap_size_frames", 0, chunk - 1)
+    sizes = hub.get("vae_video_sizes")
+    if sizes is not None and (not isinstance(sizes, list) or len(sizes) != 3):
+        raise ConfigError(f"{where}.vae_video_sizes must be [latent frames, height, width], got {sizes!r}")
+    for index, size in enumerate(sizes or []):
+        whole_number(size, f"{where}.vae_video_sizes[{index}]")
+    return hub
 
 
 def split_state(tensors: Mapping[str, np.ndarray], template: Mapping, source: str) -> tuple[dict, dict[str, np.ndarray]]:
@@ -94,10 +113,29 @@ def config_metadata(config: Mapping[str, Any]) -> dict[str, str]:
     return metadata
 
 
+def _state(params: Mapping, vidtok_state: Mapping[str, np.ndarray] | None, dtype, prefix: str = "") -> dict:
+    state = state_dict_from_params(params)
+    state.update({VAE_PREFIX + key: value for key, value in (vidtok_state or {}).items()})
+    return {prefix + key: np.asarray(value).astype(dtype) for key, value in state.items()}
+
+
 def write_flextok_file(path: str | Path, config: Mapping[str, Any], params: Mapping,
                        vidtok_state: Mapping[str, np.ndarray] | None = None, dtype=np.float32) -> None:
     """Write an official-format `.safetensors` file (config in the metadata) with tensors of `dtype`, atomically."""
-    state = state_dict_from_params(params)
-    state.update({VAE_PREFIX + key: value for key, value in (vidtok_state or {}).items()})
-    save_safetensors(path, {key: np.asarray(value).astype(dtype) for key, value in state.items()},
-                     metadata=config_metadata(config))
+    save_safetensors(path, _state(params, vidtok_state, dtype), metadata=config_metadata(config))
+
+
+def write_flextok_hub_folder(folder: str | Path, config: Mapping[str, Any], params: Mapping, hub: Mapping[str, Any],
+                             vidtok_state: Mapping[str, np.ndarray] | None = None, dtype=np.float32) -> Path:
+    """Write the official Hub layout into `folder` (returned: its `model.safetensors`): `config.json` holds the
+    config under `video_flex_tok` beside the chunking settings `hub` (`HUB_KEYS`), the tensors are prefixed
+    `video_tokenizer.`. Each file is written atomically, the tensors first."""
+    unknown = sorted(set(hub) - set(HUB_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown Hub setting(s) {', '.join(unknown)} (known: {', '.join(HUB_KEYS)})")
+    folder = Path(folder)
+    weights = folder / HUB_WEIGHTS
+    save_safetensors(weights, _state(params, vidtok_state, dtype, HUB_PREFIX))
+    with atomic_output(folder / HUB_CONFIG) as file:  # keys in order: module_dict order is the module order
+        file.write(json.dumps({"video_flex_tok": dict(config), **hub}, indent=1).encode("utf-8"))
+    return weights

@@ -15,11 +15,19 @@ import dataclasses
 import math
 from typing import Any, Mapping
 
+from vidtok_jax.checked_values import finite_number, whole_number
 from vidtok_jax.errors import ConfigError
 
 _PREFIX = "videoflextok."
 TOP_TARGETS = ("videoflextok.wrappers.VideoFlexTok", "videoflextok.resamplers.video_wrappers.VideoFlowMatchingResampler")
-VIDTOK_IDS = {"vidtok_kl_causal_488_16chn": "vidtok_kl_causal_488_16chn"}  # official id -> bundled config
+# VidTok stage id -> bundled config: the official one, and this package's bundled model (a file over it is ours)
+VIDTOK_IDS = {"vidtok_kl_causal_488_16chn": "vidtok_kl_causal_488_16chn", "vidtok_jax_default": "vidtok_jax_default"}
+# `vae.latent_scale` (this port's extension): the per-channel scale the VidTok latents are divided by
+# before the VideoFlexTok reads them (and multiplied by after it samples); official files have none.
+LATENT_SCALE_KEY = "latent_scale"
+# `code_norm` on the encoder's head (this port's extension): its outputs are divided by their RMS over the
+# code dims of each token, so the values FSQ bounds can neither shrink to one code nor saturate.
+CODE_NORM_KEY = "code_norm"
 
 # Official constructor arguments of every module this port reads (keys other than `_target_`).
 _ARGS = {
@@ -49,7 +57,7 @@ _ARGS = {
         "packed_seq_read_key", "inner_seq_write_keys", "inner_packed_shapes_read_key", "outer_packed_shapes_read_key"},
     "model.postprocessors.heads.LinearHead": {
         "read_key", "write_key", "dim", "dim_out", "use_mup_readout", "weight_init_style", "norm_layer",
-        "dtype_override", "adaLN_emb_read_key", "adaLN_packing_fn_read_key", "adaLN_bias", "proj_bias"},
+        "dtype_override", "adaLN_emb_read_key", "adaLN_packing_fn_read_key", "adaLN_bias", "proj_bias", CODE_NORM_KEY},
     "model.postprocessors.heads.ToPatchesLinearHead": {
         "read_key", "write_key", "dim", "channels_out", "patch_sizes", "use_mup_readout", "weight_init_style",
         "norm_layer", "dtype_override", "adaLN_emb_read_key", "adaLN_packing_fn_read_key", "adaLN_bias", "proj_bias"},
@@ -69,7 +77,7 @@ _ARGS = {
         "min_corrupt_tokens_p", "apply_corrupt_tokens_p", "packed_call"},
     "compressors.vidtok.VidTokVAE": {
         "images_read_key", "vae_latents_read_key", "vae_latents_write_key", "images_reconst_write_key",
-        "tokenizer_id", "compile", "chunk_size", "force_vae_encode"},
+        "tokenizer_id", "compile", "chunk_size", "force_vae_encode", LATENT_SCALE_KEY},
     "flow_matching.pipelines.VideoMinRFPipeline": {
         "_partial_", "noise_read_key", "target_sizes_read_key", "latents_read_key", "timesteps_read_key",
         "noised_videos_read_key", "reconst_write_key", "out_channels", "zero_noise", "cond_vae_latents_key"},
@@ -140,6 +148,7 @@ class EncoderConfig:
     head_bias: bool
     code_dim: int
     head_init: str = "zero"   # the head's weight_init_style: "zero" (official) or "xavier" (tokens vary from the start)
+    code_norm: bool = False   # this port's extension: RMS-normalise each token's values before FSQ
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +184,7 @@ class FlexTokConfig:
     zero_noise: bool
     noise_module: Mapping[str, Any] | None
     raw: Mapping[str, Any]
+    latent_scale: tuple[float, ...] | None = None
 
     @property
     def latent_channels(self) -> int:
@@ -187,6 +197,24 @@ class FlexTokConfig:
     @property
     def codebook_size(self) -> int:
         return math.prod(self.levels)
+
+
+MAX_SIZE = 1 << 16  # any single size (width, depth, registers, table length) far beyond the releases
+MAX_PARAMETERS = 20_000_000_000  # the parameter budget a config may imply (the largest release has about 1e9)
+
+
+def _whole(value: Any, where: str, key: str, low: int = 1, high: int = MAX_SIZE) -> int:
+    return whole_number(value, f"{where}.{key}", low, high)
+
+
+def _sizes(value: Any, where: str, key: str) -> tuple[int, ...]:
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(f"{where}.{key} must be a list of whole numbers, got {value!r}")
+    return tuple(_whole(v, where, f"{key}[{i}]") for i, v in enumerate(value))
+
+
+def _number(value: Any, where: str, key: str, low: float, high: float) -> float:
+    return finite_number(value, f"{where}.{key}", low, high)
 
 
 def _short(target: Any, where: str) -> str:
@@ -233,7 +261,7 @@ def _posemb(name: str, spec: Mapping, where: str, n_dim: int) -> PosembConfig:
         raise _unsupported(where, "posemb_type", kind, ", ".join(_POSEMB_TYPES))
     if spec.get("posemb_scaling", "absolute") != "absolute":
         raise _unsupported(where, "posemb_scaling", spec["posemb_scaling"], "only 'absolute' cropping")
-    sizes = tuple(int(s) for s in _require(spec, "max_sizes", where))
+    sizes = _sizes(_require(spec, "max_sizes", where), where, "max_sizes")
     if len(sizes) != n_dim:
         raise ConfigError(f"{where}.max_sizes has {len(sizes)} entries; this position has {n_dim} axes")
     if kind != "sincos" and len(set(sizes)) != 1:
@@ -244,12 +272,13 @@ def _posemb(name: str, spec: Mapping, where: str, n_dim: int) -> PosembConfig:
 
 
 def _patch(name: str, spec: Mapping, where: str) -> PatchConfig:
-    sizes = tuple(int(s) for s in _require(spec, "patch_sizes", where))
+    sizes = _sizes(_require(spec, "patch_sizes", where), where, "patch_sizes")
     if len(sizes) != 3:
         raise ConfigError(f"{where}.patch_sizes must be [t, h, w]")
     if spec.get("flatten_patches", True):
         raise _unsupported(where, "flatten_patches", spec.get("flatten_patches", True), "patches stay [t, h, w]")
-    return PatchConfig(name, sizes, int(_require(spec, "channels_in", where)), int(_require(spec, "dim", where)))
+    return PatchConfig(name, sizes, _whole(_require(spec, "channels_in", where), where, "channels_in"),
+                       _whole(_require(spec, "dim", where), where, "dim"))
 
 
 def _trunk(name: str, spec: Mapping, packer: Mapping, where: str, packer_where: str, adaln: bool) -> TrunkConfig:
@@ -258,11 +287,11 @@ def _trunk(name: str, spec: Mapping, packer: Mapping, where: str, packer_where: 
     mode = packer.get("mask_mode", "full")
     if mode not in MASK_MODES:
         raise _unsupported(packer_where, "mask_mode", mode, ", ".join(MASK_MODES))
-    dim, head_dim = int(_require(spec, "dim", where)), int(spec.get("head_dim", 64))
+    dim, head_dim = _whole(_require(spec, "dim", where), where, "dim"), _whole(spec.get("head_dim", 64), where, "head_dim")
     if dim % head_dim:
         raise ConfigError(f"{where}: dim {dim} is not a multiple of head_dim {head_dim}")
     gated = bool(spec.get("gated_mlp", True))
-    hidden = int(dim * float(spec.get("mlp_ratio", 4.0)))
+    hidden = max(1, int(dim * _number(spec.get("mlp_ratio", 4.0), where, "mlp_ratio", 0.0, 64.0)))
     expansion = 0
     if adaln:
         if not spec.get("adaLN_emb_read_key"):
@@ -270,14 +299,14 @@ def _trunk(name: str, spec: Mapping, packer: Mapping, where: str, packer_where: 
         if not packer.get("per_subseq_embs") or not packer.get("emb_packing_fn_write_key"):
             raise _unsupported(packer_where, "per_subseq_embs", packer.get("per_subseq_embs"),
                                "the decoder packs one adaLN embedding per sub-sequence (official: True)")
-        expansion = int(spec.get("adaLN_expansion", 1))
+        expansion = _whole(spec.get("adaLN_expansion", 1), where, "adaLN_expansion")
         if expansion != len(packer["input_list_read_keys"]):
             raise ConfigError(f"{where}.adaLN_expansion = {expansion} must equal the number of packed "
                               f"sub-sequences ({len(packer['input_list_read_keys'])})")
     elif spec.get("adaLN_emb_read_key"):
         raise _unsupported(where, "adaLN_emb_read_key", spec["adaLN_emb_read_key"], "the encoder has no adaLN")
     return TrunkConfig(
-        name=name, dim=dim, depth=int(spec.get("depth", 12)), head_dim=head_dim,
+        name=name, dim=dim, depth=_whole(spec.get("depth", 12), where, "depth", high=4096), head_dim=head_dim,
         mlp_hidden=int(2 * hidden / 3) if gated else hidden, gated_mlp=gated, qk_norm=bool(spec.get("qk_norm", True)),
         qkv_bias=bool(spec.get("qkv_bias", False)), proj_bias=bool(spec.get("proj_bias", False)),
         mlp_bias=bool(spec.get("mlp_bias", False)), mask_mode=mode, adaln_expansion=expansion)
@@ -339,7 +368,7 @@ def _encoder(spec: Mapping) -> EncoderConfig:
         raise _unsupported(w("registers"), "ordering_mode", regs["ordering_mode"], "only 'nested'")
     if regs.get("extra_registers_write_key"):
         raise _unsupported(w("registers"), "extra_registers_write_key", regs["extra_registers_write_key"], "none")
-    n_max = int(_require(regs, "n_max", w("registers")))
+    n_max = _whole(_require(regs, "n_max", w("registers")), w("registers"), "n_max")
     head = steps["head"][1]
     _check_default(head, w("head"), {"use_mup_readout": False, "norm_layer": None, "adaLN_emb_read_key": None})
     packer = steps["packer"][1]
@@ -347,11 +376,18 @@ def _encoder(spec: Mapping) -> EncoderConfig:
     return EncoderConfig(
         patch=_patch(name("patch"), steps["patch"][1], w("patch")),
         posemb=_posemb(name("posemb"), steps["posemb"][1], w("posemb"), 3),
-        registers_name=name("registers"), t_max=int(_require(regs, "t_max", w("registers"))),
-        num_registers=int(regs.get("n_eval") or n_max), max_registers=n_max,
+        registers_name=name("registers"), t_max=_whole(_require(regs, "t_max", w("registers")), w("registers"), "t_max"),
+        num_registers=_whole(regs.get("n_eval") or n_max, w("registers"), "n_eval"), max_registers=n_max,
         trunk=_trunk(name("trunk"), steps["trunk"][1], packer, w("trunk"), w("packer"), adaln=False),
-        head_name=name("head"), head_bias=bool(head.get("proj_bias", True)), code_dim=int(_require(head, "dim_out", w("head"))),
-        head_init=_head_init(head, w("head")))
+        head_name=name("head"), head_bias=bool(head.get("proj_bias", True)), code_dim=_whole(_require(head, "dim_out", w("head")), w("head"), "dim_out"),
+        head_init=_head_init(head, w("head")), code_norm=_flag(head, CODE_NORM_KEY, w("head")))
+
+
+def _flag(spec: Mapping, key: str, where: str) -> bool:
+    value = spec.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}.{key} must be true or false, got {value!r}")
+    return value
 
 
 def _head_init(head: Mapping, where: str) -> str:
@@ -394,8 +430,8 @@ def _decoder(spec: Mapping) -> DecoderConfig:
     time = steps["time"][1]
     _check_default(time, w("time"), {"temb_as_tokens": False})
     patch = _patch(name("patch"), steps["patch"][1], w("patch"))
-    head_patches = tuple(int(s) for s in _require(head, "patch_sizes", w("head")))
-    if head_patches != patch.patch_sizes or int(_require(head, "channels_out", w("head"))) != patch.channels_in:
+    head_patches = _sizes(_require(head, "patch_sizes", w("head")), w("head"), "patch_sizes")
+    if head_patches != patch.patch_sizes or _require(head, "channels_out", w("head")) != patch.channels_in:
         raise ConfigError(f"{w('head')}: patch_sizes/channels_out must match {w('patch')} "
                           "(the decoder predicts the velocity of its input)")
     packer = steps["packer"][1]
@@ -408,17 +444,29 @@ def _decoder(spec: Mapping) -> DecoderConfig:
         nested_dropout_name=name("nested_dropout"),
         keep_k_sampling=str(steps["nested_dropout"][1].get("size_sampling_mode", "uniform")),
         prefix_masking_name=name("prefix") if "prefix" in steps else None,
-        nullcond_name=name("nullcond"), nullcond_dropout=float(null.get("dropout_prob", 0.0)),
+        nullcond_name=name("nullcond"), nullcond_dropout=_number(null.get("dropout_prob", 0.0), w("nullcond"), "dropout_prob", 0.0, 1.0),
         patch=patch, posemb=_posemb(name("posemb"), steps["posemb"][1], w("posemb"), 3),
-        time_embedder_name=name("time"), frequency_size=int(time.get("frequency_embedding_size", 256)),
-        max_timestep=float(time.get("max_timestep", 1000.0)),
+        time_embedder_name=name("time"), frequency_size=_whole(time.get("frequency_embedding_size", 256), w("time"), "frequency_embedding_size", 2),
+        max_timestep=_number(time.get("max_timestep", 1000.0), w("time"), "max_timestep", 1e-6, 1e9),
         trunk=_trunk(name("trunk"), steps["trunk"][1], packer, w("trunk"), w("packer"), adaln=True),
         head_name=name("head"), head_adaln=bool(head.get("adaLN_emb_read_key")),
         head_adaln_bias=bool(head.get("adaLN_bias", True)), head_bias=bool(head.get("proj_bias", True)))
 
 
 def flextok_config_from_dict(doc: Any) -> FlexTokConfig:
-    """Validate an official VideoFlexTok Hydra config (a plain dict) and type it."""
+    """Validate an official VideoFlexTok Hydra config (a plain dict) and type it: every size and type is checked
+    and the implied parameter count budgeted; anything malformed is a one-line `ConfigError`."""
+    try:
+        return _config_from_dict(doc)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, ZeroDivisionError, OverflowError,
+            RecursionError) as error:  # a value of the wrong kind where the checks above expect another
+        raise ConfigError(f"malformed VideoFlexTok config ({type(error).__name__}: {str(error).splitlines()[0][:200]})"
+                          ) from None
+
+
+def _config_from_dict(doc: Any) -> FlexTokConfig:
     if not isinstance(doc, Mapping):
         raise ConfigError("a VideoFlexTok config must be a mapping")
     if doc.get("_target_") not in TOP_TARGETS:
@@ -439,12 +487,49 @@ def flextok_config_from_dict(doc: Any) -> FlexTokConfig:
     if noise is not None:
         noise = _module(noise, "flow_matching_noise_module", ("MinRFNoiseModule", "PrefixMinRFNoiseModule"))
     encoder, decoder = _encoder(doc["encoder"]), _decoder(doc["decoder"])
-    levels = tuple(int(level) for level in _require(fsq, "levels", "regularizer"))
+    levels = tuple(_whole(level, "regularizer", f"levels[{i}]", low=2, high=1 << 12)
+                   for i, level in enumerate(_require(fsq, "levels", "regularizer") or [None]))
     if encoder.code_dim != len(levels):
         raise ConfigError(f"encoder head dim_out {encoder.code_dim} must equal the number of FSQ levels {len(levels)}")
     if decoder.patch.channels_in != encoder.patch.channels_in:
         raise ConfigError("encoder and decoder patch embedders must read the same number of latent channels")
     if encoder.num_registers > encoder.max_registers:
         raise ConfigError(f"encoder registers: n_eval {encoder.num_registers} > n_max {encoder.max_registers}")
+    _check_budget(encoder, decoder, levels)
     return FlexTokConfig(vidtok_id=VIDTOK_IDS[vidtok_id], encoder=encoder, decoder=decoder, levels=levels,
-                         zero_noise=bool(pipeline.get("zero_noise", False)), noise_module=noise, raw=doc)
+                         zero_noise=bool(pipeline.get("zero_noise", False)), noise_module=noise, raw=doc,
+                         latent_scale=_latent_scale(vae.get(LATENT_SCALE_KEY), encoder.patch.channels_in))
+
+
+def _check_budget(encoder: EncoderConfig, decoder: DecoderConfig, levels: tuple[int, ...]) -> None:
+    """Refuse, from the shapes alone (nothing is allocated), a config whose parameters or largest table are out of
+    all proportion (a file that asks for terabytes must fail here, not in numpy or XLA)."""
+    if math.prod(levels) > 1 << 31:
+        raise ConfigError(f"regularizer.levels {list(levels)} give {math.prod(levels)} codes: more than int32 ids hold")
+    total = 0
+    for trunk in (encoder.trunk, decoder.trunk):
+        total += trunk.depth * (4 * trunk.dim * trunk.dim + 3 * trunk.dim * trunk.mlp_hidden)
+    tables = {"encoder posemb": _posemb_size(encoder.posemb, encoder.trunk.dim),
+              "decoder posemb": _posemb_size(decoder.posemb, decoder.trunk.dim),
+              "encoder registers": encoder.max_registers * encoder.t_max * encoder.trunk.dim}
+    largest = max(tables, key=tables.get)
+    if tables[largest] > MAX_PARAMETERS // 10 or total + sum(tables.values()) > MAX_PARAMETERS:
+        raise ConfigError(f"this config implies {total + sum(tables.values()):.3g} parameters (largest table: "
+                          f"{largest}, {tables[largest]:.3g}); the limit is {MAX_PARAMETERS:.3g}: is a size mistyped?")
+
+
+def _posemb_size(posemb: PosembConfig, dim: int) -> int:
+    """Entries of a posemb's table: the whole sin-cos grid, or one learned row per axis."""
+    sizes = posemb.max_sizes
+    return math.prod(sizes) * dim if posemb.kind == "sincos" else len(sizes) * sizes[0] * dim
+
+
+def _latent_scale(value: Any, channels: int) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    ok = isinstance(value, (list, tuple)) and len(value) == channels and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in value)
+    if not ok:
+        raise ConfigError(f"vae.{LATENT_SCALE_KEY} must be {channels} positive finite numbers (one per latent "
+                          f"channel), got {value!r}")
+    return tuple(float(v) for v in value)
