@@ -166,10 +166,27 @@ def test_detokenize_decodes_chunks_conditioned_on_the_previous_one(with_vidtok):
         flex.detokenize(ids[:, :7], key=jax.random.key(0), size=(32, 32), steps=2)
 
 
+@pytest.mark.parametrize("frames", [33, 49])
+def test_truncated_ids_decode_videos_of_any_length(with_vidtok, frames):
+    """Ids cut to their first k tokens (what a user stores) decode over several chunks: each chunk after the
+    first is conditioned on the previous chunk's tail, tokenized and cut to the same k; the first chunk is
+    exactly the one-chunk decode of the same ids."""
+    flex, k = with_vidtok, 3
+    video = jax.random.uniform(jax.random.key(3), (1, frames, 32, 32, 3), minval=-1, maxval=1)
+    ids = flex.tokenize(video)[..., :k]
+    key = jax.random.key(4)
+    decoded = flex.detokenize(ids, key=key, size=(32, 32), steps=2)
+    assert decoded.shape == (1, frames, 32, 32, 3) and bool(jnp.all(jnp.isfinite(decoded)))
+    first_key = jax.random.split(key, 1 + (frames - 17) // 16)[0]
+    first_chunk = flex.vidtok.decode(flex.detokenize_latents(ids[:, :5], key=first_key, latent_size=(8, 8), steps=2),
+                                     num_frames=17)
+    np.testing.assert_allclose(decoded[:, :17], first_chunk, atol=1e-5)
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda f, ids: f.velocity(ids.at[0, 0, 0].set(64000), latents(), 0.5), r"\[0, 63999\]"),
     (lambda f, ids: f.velocity(ids.at[0, 0, 0].set(-1), latents(), 0.5), r"\[0, 63999\]"),
-    (lambda f, ids: f.velocity(ids.astype(jnp.float32), latents(), 0.5), "integer token ids"),
+    (lambda f, ids: f.velocity(ids.astype(jnp.float32), latents(), 0.5), "token ids must be integers"),
     (lambda f, ids: f.velocity(ids, latents(), 0.5, keep=0), r"keep must be in \[1, 8\]"),
     (lambda f, ids: f.velocity(ids, latents(), 0.5, keep=R + 1), r"keep must be in \[1, 8\]"),
     (lambda f, ids: f.velocity(ids, latents(), 1.5), r"flow times must lie in \[0, 1\]"),
@@ -180,7 +197,15 @@ def test_detokenize_decodes_chunks_conditioned_on_the_previous_one(with_vidtok):
     (lambda f, ids: f.detokenize_latents(ids, steps=2), "noise=.* or key="),
     (lambda f, ids: f.detokenize_latents(ids, key=jax.random.key(0)), "latent_size"),
     (lambda f, ids: f.detokenize_latents(ids, noise=latents(), apg=dict(scale=2)), "unknown apg option"),
-    (lambda f, ids: f.detokenize_latents(ids, noise=latents(), steps=0), "steps must be >= 1"),
+    (lambda f, ids: f.detokenize_latents(ids, noise=latents(), steps=0), "steps must be a whole number >= 1"),
+    (lambda f, ids: f.detokenize_latents(ids, noise=latents(), steps=2.7), "steps must be a whole number"),
+    (lambda f, ids: f.detokenize_latents(ids, noise=latents(), steps="2"), "steps must be a whole number"),
+    (lambda f, ids: f.detokenize_latents(ids, noise=latents(), guidance_scale=float("nan")), "guidance_scale must be a finite number"),
+    (lambda f, ids: f.detokenize_latents(ids, noise=latents(), guidance_scale=float("inf")), "guidance_scale must be a finite number"),
+    (lambda f, ids: f.detokenize_latents(ids, noise=latents(), guidance_scale=2.0, apg=dict(norm_threshold=float("nan"))),
+     "norm_threshold'\\] must be a finite number"),
+    (lambda f, ids: f.detokenize_latents(ids, noise=latents(), guidance_scale=2.0, apg=dict(momentum=1.5)),
+     r"momentum in \[0, 1\)"),
     (lambda f, ids: f.tokenize(jnp.zeros((1, 17, 32, 32, 3))), "no VidTok stage"),
 ])
 def test_bad_input_is_refused_clearly(flex, call, message):

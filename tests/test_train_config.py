@@ -18,7 +18,7 @@ SYNTHETIC = ["data.source=synthetic"]
 def test_presets_load_or_name_their_missing_init_checkpoint():
     for preset in sorted(PRESET_DIR.glob("*.yaml")):
         try:
-            config = load_train_config(preset.stem, ["data.data_dir=."])
+            config = load_train_config(preset.stem, ["data.data_dir=.", "eval.data_dir=."])
         except ConfigError as err:
             assert "init.checkpoint" in str(err) and "does not exist" in str(err)
             continue

@@ -25,17 +25,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from vidtok_jax.array_checks import finite_range
+from vidtok_jax.checked_values import finite_number, whole_number
 from vidtok_jax.checkpoints.state_dict import params_from_state_dict, state_dict_from_params
 from vidtok_jax.config import RegularizerConfig, load_model_config
 from vidtok_jax.errors import ConfigError, InputError
-from vidtok_jax.flextok.checkpoint import read_flextok_file, split_state, write_flextok_file
+from vidtok_jax.flextok.checkpoint import CHUNK_FRAMES, OVERLAP_FRAMES, read_flextok_file, split_state, write_flextok_file, write_flextok_hub_folder
 from vidtok_jax.flextok.config import FlexTokConfig, flextok_config_from_dict
 from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
 from vidtok_jax.flextok.sampler import Guidance, sample
+from vidtok_jax.hub import hub_videoflextok_folder, is_hub_id
 from vidtok_jax.quantizers import FSQ
-from vidtok_jax.tokenizer import Tokenizer, compute_dtype, param_shapes
+from vidtok_jax.default_model import DEFAULT_MODEL_NAME, bundled_videoflextok_folder
+from vidtok_jax.tokenizer import Tokenizer, compute_dtype, load_tokenizer, param_shapes
 
-CHUNK_FRAMES, OVERLAP_FRAMES = 17, 1  # the official chunk wrapper's defaults
 APG_KEYS = ("eta", "momentum", "norm_threshold")
 
 
@@ -62,14 +64,23 @@ def sampler_for(decoder: FlexDecoder):
     return jax.jit(run, static_argnames=("steps", "guidance"))
 
 
+def sampler_steps(steps: Any) -> int:
+    """The number of Euler steps, checked: a whole number >= 1 (not a string, a fraction or a bool)."""
+    return whole_number(steps, "steps", error=InputError)
+
+
 def guidance_from(guidance_scale: float, apg: Mapping[str, float] | None) -> Guidance:
-    """The sampler's guidance from the public knobs (`apg=None`: plain CFG)."""
+    """The sampler's guidance from the public knobs (`apg=None`: plain CFG), every number checked finite."""
+    scale = finite_number(guidance_scale, "guidance_scale", error=InputError)
     if apg is None:
-        return Guidance(scale=float(guidance_scale))
+        return Guidance(scale=scale)
     unknown = sorted(set(apg) - set(APG_KEYS))
     if unknown:
         raise InputError(f"unknown apg option(s) {', '.join(unknown)}; known: {', '.join(APG_KEYS)}")
-    return Guidance(scale=float(guidance_scale), apg=True, **{k: float(v) for k, v in apg.items()})
+    values = {k: finite_number(v, f"apg[{k!r}]", error=InputError) for k, v in apg.items()}
+    if values.get("norm_threshold", 0.0) < 0 or not 0 <= values.get("momentum", 0.0) < 1:
+        raise InputError(f"apg norm_threshold must be >= 0 and momentum in [0, 1), got {apg}")
+    return Guidance(scale=scale, apg=True, **values)
 
 
 class VideoFlexTok:
@@ -84,17 +95,33 @@ class VideoFlexTok:
         self.encoder = FlexEncoder(config.encoder, dtype)
         self.decoder = FlexDecoder(config.decoder, dtype)
         self.fsq = FSQ(RegularizerConfig(kind="fsq", levels=config.levels))
+        self.latent_scale = None if config.latent_scale is None else jnp.asarray(config.latent_scale, jnp.float32)
         hub = dict(hub or {})
         self.chunk_frames = int(hub.get("chunk_size", CHUNK_FRAMES))
         self.overlap_frames = int(hub.get("overlap_size_frames", OVERLAP_FRAMES))
         sizes = hub.get("vae_video_sizes")
         self.latent_size = tuple(int(s) for s in sizes[1:]) if sizes else None
 
+    def hub_settings(self) -> dict[str, Any]:
+        """The official Hub `config.json` settings of this model: chunking, and the latent size where known."""
+        hub = {"chunk_size": self.chunk_frames, "overlap_size_frames": self.overlap_frames}
+        if self.latent_size is not None and self.vidtok is not None:
+            hub["vae_video_sizes"] = [self._latents_per_chunk(), *self.latent_size]
+        return hub
+
     def __repr__(self) -> str:
         e, d = self.config.encoder, self.config.decoder
         return (f"VideoFlexTok(R={self.num_registers} tokens/latent frame, codebook {self.codebook_size}, "
                 f"encoder d{e.trunk.depth}x{e.trunk.dim}, decoder d{d.trunk.depth}x{d.trunk.dim}, "
                 f"VidTok stage {'loaded' if self.vidtok else 'absent (latents only)'})")
+
+    @property
+    def video_size(self) -> tuple[int, int] | None:
+        """The clip size `(H, W)` in pixels the model was made for (its Hub settings' latent size), or None."""
+        if self.latent_size is None or self.vidtok is None:
+            return None
+        factor = self.vidtok.config.spatial_factor
+        return self.latent_size[0] * factor, self.latent_size[1] * factor
 
     @property
     def num_registers(self) -> int:
@@ -106,9 +133,17 @@ class VideoFlexTok:
 
     # ---- latent level: one clip of VidTok latents [B, t, h, w, C] ----
 
+    def to_model_space(self, z) -> jax.Array:
+        """VidTok latents as the flow model reads them: divided per channel by the model's `latent_scale` (if any)."""
+        return z if self.latent_scale is None else z / self.latent_scale
+
+    def from_model_space(self, z) -> jax.Array:
+        """The inverse of `to_model_space`: the flow model's latents back to VidTok latents."""
+        return z if self.latent_scale is None else z * self.latent_scale
+
     def encode_latents(self, z) -> jax.Array:
-        """Encoder register values before FSQ, float32 `[B, t, R, code_dim]`."""
-        return _encode_fn(self.encoder)(self.params["encoder"], self.check_latents(z))
+        """Encoder register values before FSQ, float32 `[B, t, R, code_dim]`, of VidTok latents `z`."""
+        return _encode_fn(self.encoder)(self.params["encoder"], self.to_model_space(self.check_latents(z)))
 
     def quantize(self, values) -> tuple[jax.Array, jax.Array]:
         """FSQ codes in [-1, 1] and their int32 ids from encoder values `[..., code_dim]`."""
@@ -126,6 +161,9 @@ class VideoFlexTok:
     def velocity(self, ids, noisy, t, *, keep: int | Sequence[int] | np.ndarray | None = None, null: bool | Sequence[bool] = False,
                  prefix: int | Sequence[int] = 0) -> jax.Array:
         """One decoder call: the velocity `[B, t, h, w, C]` of `noisy` latents at flow times `t` (scalar or `[B]`).
+
+        `noisy` and the velocity are in the flow model's space (`to_model_space`: VidTok latents divided
+        by the model's `latent_scale`; the VidTok latents themselves where the model has none, as official files).
 
         `keep` masks registers >= k; `null` runs the unconditional (null-condition) pass; `prefix`
         masks the registers of that many leading latent frames (the conditioning frames).
@@ -145,7 +183,8 @@ class VideoFlexTok:
                            apg: Mapping[str, float] | None = None, cond_latents=None) -> jax.Array:
         """Sample VidTok latents `[B, t, h, w, C]` from token ids `[B, t, r]` with the rectified-flow decoder.
 
-        The start noise is `noise` (`[B, t, h, w, C]`) or drawn from `key` at `latent_size=(h, w)`.
+        The start noise is `noise` (`[B, t, h, w, C]`, standard normal in the flow model's space) or drawn
+        from `key` at `latent_size=(h, w)`.
         `keep`: the first k tokens of every latent frame (an int, or one per sample), or a boolean
         `[B, r]` mask of the tokens to keep (any subset, e.g. a random one as a control); the others
         become the nested-dropout mask token. `guidance_scale` 1 runs no unconditional pass; otherwise `apg=None` is plain CFG and
@@ -161,11 +200,13 @@ class VideoFlexTok:
                     or cond_latents.shape[1] > ids.shape[1]:
                 raise InputError(f"cond_latents {tuple(cond_latents.shape)} must be [B, P, h, w, C] with B, h, w, C "
                                  f"of the output {tuple(noise.shape)} and P <= {ids.shape[1]} frames")
-        if int(steps) < 1:
-            raise InputError(f"steps must be >= 1, got {steps}")
+        steps = sampler_steps(steps)
         prefix = self._per_sample(0 if cond_latents is None else cond_latents.shape[1], ids.shape[0], "prefix", 0, ids.shape[1])
-        return sampler_for(self.decoder)(self.params["decoder"], self.fsq.indices_to_codes(ids), noise, self._keep(keep, ids), prefix,
-                                        cond_latents, steps=int(steps), guidance=guidance_from(guidance_scale, apg))
+        if cond_latents is not None:
+            cond_latents = self.to_model_space(cond_latents)
+        z = sampler_for(self.decoder)(self.params["decoder"], self.fsq.indices_to_codes(ids), noise, self._keep(keep, ids),
+                                      prefix, cond_latents, steps=steps, guidance=guidance_from(guidance_scale, apg))
+        return self.from_model_space(z)
 
     # ---- video level: VidTok + the official 17-frame chunking ----
 
@@ -209,6 +250,8 @@ class VideoFlexTok:
         """
         vidtok = self._require_vidtok()
         ids = self.check_ids(ids)
+        guidance_from(guidance_scale, apg)  # every sampler option checked before the first chunk is decoded
+        options = dict(steps=sampler_steps(steps), keep=keep, guidance_scale=guidance_scale, apg=apg)
         per_chunk = self._latents_per_chunk()
         skip = self._overlap_latents()
         step = per_chunk - skip
@@ -217,13 +260,13 @@ class VideoFlexTok:
             raise InputError(f"token ids of chunked videos have {per_chunk} + {step}k latent frames, got {t}")
         factor = vidtok.config.spatial_factor
         latent_size = None if size is None else self._latent_size_from_pixels(size, factor)
-        options = dict(steps=steps, keep=keep, guidance_scale=guidance_scale, apg=apg)
         keys = jax.random.split(key, 1 + (t - per_chunk) // step)
         z = self.detokenize_latents(ids[:, :per_chunk], key=keys[0], latent_size=latent_size, **options)
         video = [vidtok.decode(z, num_frames=self.chunk_frames)]
         for i, start in enumerate(range(per_chunk, t, step), start=1):
-            cond = vidtok.encode(video[-1][:, -self.overlap_frames:])
-            chunk_ids = jnp.concatenate([self.tokenize_latents(cond), ids[:, start:start + step]], axis=1)
+            cond = vidtok.encode(jnp.clip(video[-1][:, -self.overlap_frames:], -1, 1))  # a decode may overshoot [-1, 1]
+            cond_ids = self.tokenize_latents(cond)[..., :ids.shape[2]]  # truncated ids: the condition's first r too
+            chunk_ids = jnp.concatenate([cond_ids, ids[:, start:start + step]], axis=1)
             z = self.detokenize_latents(chunk_ids, key=keys[i], latent_size=cond.shape[2:4], cond_latents=cond, **options)
             video.append(vidtok.decode(z, num_frames=self.chunk_frames)[:, self.overlap_frames:])
         return jnp.concatenate(video, axis=1)
@@ -259,12 +302,15 @@ class VideoFlexTok:
         """Validate token ids `[B, t, r]`, r <= R, every id in [0, codebook_size)."""
         shape = tuple(np.shape(ids))
         dtype = getattr(ids, "dtype", np.asarray(ids).dtype)
-        if len(shape) != 3 or not jnp.issubdtype(dtype, jnp.integer):
-            raise InputError(f"expected integer token ids [B, t, r], got shape {shape} dtype {dtype}")
+        if not jnp.issubdtype(dtype, jnp.integer):
+            raise InputError(f"token ids must be integers, got dtype {dtype}")
+        if len(shape) != 3 or not all(shape):
+            raise InputError(f"expected token ids [B, t, r], got shape {shape}")
         if not 1 <= shape[2] <= self.num_registers:
             raise InputError(f"token ids have {shape[2]} tokens per latent frame; this model has 1..{self.num_registers}")
         if not isinstance(ids, jax.core.Tracer):
-            lo, hi = int(jnp.min(ids)), int(jnp.max(ids))
+            values = ids if isinstance(ids, jax.Array) else np.asarray(ids)  # numpy keeps int64 / uint64 unwrapped
+            lo, hi = int(values.min()), int(values.max())
             if lo < 0 or hi >= self.codebook_size:
                 raise InputError(f"token ids must be in [0, {self.codebook_size - 1}], found values in [{lo}, {hi}]: "
                                  "were they made by another model?")
@@ -329,6 +375,8 @@ def _vidtok_stage(config: FlexTokConfig, state: Mapping[str, np.ndarray], source
             raise ConfigError(f"the VidTok given has {vidtok.config.decoder.z_channels} latent channels; "
                               f"this VideoFlexTok reads {config.latent_channels}")
         return vidtok
+    if not state and config.vidtok_id == DEFAULT_MODEL_NAME:  # a model over the bundled VidTok names it, weights not copied
+        return load_tokenizer(dtype=dtype)
     if not state:
         return None
     cfg = load_model_config(config.vidtok_id)
@@ -353,14 +401,19 @@ def init_flextok_params(config: FlexTokConfig, key: jax.Array) -> dict:
                                            jnp.zeros((1,), bool))["params"]}
 
 
-def load_videoflextok(path: str | Path, *, vidtok: Tokenizer | None = None, dtype: Any = jnp.float32) -> VideoFlexTok:
-    """Load an official VideoFlexTok `.safetensors` file (config in its metadata, or a Hub folder's config.json).
+def load_videoflextok(path: str | Path | None = None, *, vidtok: Tokenizer | None = None,
+                      dtype: Any = jnp.float32) -> VideoFlexTok:
+    """Load a VideoFlexTok: with no `path`, the bundled model; else an official `.safetensors` file (config in its
+    metadata), a Hub folder (`config.json` beside `model.safetensors`, or the file in it), or a Hub repository id
+    (`"EPFL-VILAB/videoflextok_d18_d28"`, through huggingface_hub's cache; `HF_HUB_OFFLINE=1` is honoured).
 
-    The file's VidTok stage (`vae.vidtok.*`) is loaded into our exact VidTok; a file without it
-    gives a latent-only model unless `vidtok` (e.g. `vt.load_tokenizer("vidtok_kl_causal_488_16chn",
-    ckpt)`) is passed. `dtype=jnp.bfloat16` computes in bfloat16 with float32 parameters.
+    The file's VidTok stage (`vae.vidtok.*`) is loaded into our exact VidTok; a model over the bundled
+    VidTok (`vidtok_jax_default`) names it instead of holding it; a file without either gives a
+    latent-only model unless `vidtok` (e.g. `vt.load_tokenizer("vidtok_kl_causal_488_16chn", ckpt)`)
+    is passed. `dtype=jnp.bfloat16` computes in bfloat16 with float32 parameters.
     """
     dtype = compute_dtype(dtype)
+    path = bundled_videoflextok_folder() if path is None else hub_videoflextok_folder(path) if is_hub_id(path) else path
     doc, tensors, hub = read_flextok_file(path)
     try:
         config = flextok_config_from_dict(doc)
@@ -379,9 +432,16 @@ def random_videoflextok(config: Mapping[str, Any], *, seed: int = 0, vidtok: Tok
     return VideoFlexTok(cfg, init_flextok_params(cfg, jax.random.key(seed)), vidtok=vidtok, dtype=dtype)
 
 
-def export_videoflextok(flex: VideoFlexTok, path: str | Path) -> None:
-    """Write `flex` in the official format: its Hydra config as metadata, the official tensor names."""
+def export_videoflextok(flex: VideoFlexTok, path: str | Path, *, dtype=np.float32) -> Path:
+    """Write `flex` in an official format: a `.safetensors` path gets one file (its Hydra config as metadata,
+    the official tensor names); any other path becomes a Hub folder (`config.json` with the config, the
+    chunking and the latent size; `model.safetensors`), returned as the file written. `dtype=np.float16`
+    halves the size. A model over the bundled VidTok names it instead of holding a copy of its weights."""
     vidtok_state = None
-    if flex.vidtok is not None:
+    if flex.vidtok is not None and flex.config.vidtok_id != DEFAULT_MODEL_NAME:
         vidtok_state = state_dict_from_params(jax.device_get(flex.vidtok.params))
-    write_flextok_file(path, flex.config.raw, jax.device_get(flex.params), vidtok_state)
+    params = jax.device_get(flex.params)
+    if str(path).endswith(".safetensors"):
+        write_flextok_file(path, flex.config.raw, params, vidtok_state, dtype=dtype)
+        return Path(path)
+    return write_flextok_hub_folder(path, flex.config.raw, params, flex.hub_settings(), vidtok_state, dtype=dtype)

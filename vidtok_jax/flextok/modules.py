@@ -28,6 +28,7 @@ from vidtok_jax.flextok.config import DecoderConfig, EncoderConfig, PosembConfig
 from vidtok_jax.flextok.masks import attention_mask
 
 LN_EPS = 1e-5
+CODE_NORM_EPS = 1e-6
 TIME_MAX_PERIOD = 256.0
 xavier = nn.initializers.xavier_uniform()
 small_normal = nn.initializers.truncated_normal(0.02)
@@ -209,7 +210,10 @@ class FlexEncoder(nn.Module):
         init = xavier if cfg.head_init == "xavier" else nn.initializers.zeros
         head = nn.Dense(cfg.code_dim, use_bias=cfg.head_bias, dtype=self.dtype, kernel_init=init,
                         name=official(cfg.head_name, "proj"))
-        return head(layer_norm(registers)).astype(jnp.float32)
+        values = head(layer_norm(registers)).astype(jnp.float32)
+        if cfg.code_norm:  # bounded: every token's values have RMS 1 over its code dims
+            values = values * jax.lax.rsqrt(jnp.mean(jnp.square(values), axis=-1, keepdims=True) + CODE_NORM_EPS)
+        return values
 
 
 class FlexDecoder(nn.Module):

@@ -7,10 +7,19 @@ For a batch of VidTok latents `[B, t, h, w, C]` and a PRNG key:
   `none` keeps all R (a model trained without nested dropout, the control of a coarse-to-fine study);
 - null-condition dropout: with the null condition's `dropout_prob` a clip's registers are all
   replaced by the learned null condition (what classifier-free guidance needs at inference);
-- rectified flow (the official `MinRFNoiseModule`): noise level sigma = sigmoid(N(0, 1))
-  (logit-normal, `ln: true`) or uniform, `x = sigma·noise + (1 - sigma)·latents`, the decoder
+- rectified flow (the official `MinRFNoiseModule`): noise level sigma = sigmoid(N(m, 1))
+  (logit-normal, `ln: true`; the official m = 0, `sigma_location` moves it towards pure noise,
+  as the location of SD3's logit-normal sampling) or uniform, `x = sigma·noise + (1 - sigma)·latents`, the decoder
   called at t = sigma predicts the velocity `noise - latents`, and the loss is its mean squared
   error;
+- `code_penalty` (this port's, 0 by default) adds that weight times the mean square of the encoder's
+  values before FSQ, which keeps them in the range where FSQ's tanh bound still passes gradients
+  (saturated values all round to the outermost level: every clip gets the same ids);
+- `readout_weight` (this port's, 0 by default): a linear read-out (`params["readout"]`, trained beside the
+  model and not part of it) predicts each clean latent frame from that frame's kept token codes (the
+  registers >= k zeroed, as nested dropout drops them), and its mean squared error, times this weight,
+  joins the loss. The encoder's tokens then carry the clip's content from the first steps, before the
+  flow decoder has learned to read them (without it the encoder settles on the same ids for every clip);
 - prefix conditioning (the official `PrefixMinRFNoiseModule`): a prefix length is drawn per clip
   from `prefix_len` with `keep_prefix_prob`; those latent frames are given clean (or, with
   `cond_noise_prob`, lightly noised with sigma from `cond_sigma_range`), their registers masked,
@@ -45,6 +54,9 @@ class FlowObjective:
     prefix_probs: tuple[float, ...] = ()
     cond_noise_prob: float = 0.0
     cond_sigma_range: tuple[float, float] = (0.0, 0.0)
+    sigma_location: float = 0.0
+    code_penalty: float = 0.0
+    readout_weight: float = 0.0
 
     @classmethod
     def from_config(cls, config: FlexTokConfig) -> "FlowObjective":
@@ -97,11 +109,12 @@ def flow_matching_loss(encoder: FlexEncoder, decoder: FlexDecoder, fsq: FSQ, par
     """
     b, t = latents.shape[:2]
     k_keep, k_null, k_sigma, k_noise, k_prefix, k_cond, k_cond_sigma = jax.random.split(key, 7)
-    codes = fsq.quantize(encoder.apply({"params": params["encoder"]}, latents if tokens_of is None else tokens_of))
+    values = encoder.apply({"params": params["encoder"]}, latents if tokens_of is None else tokens_of)
+    codes = fsq.quantize(values)
     keep = sample_keep(k_keep, b, codes.shape[2], objective.keep_sampling)
     null = jax.random.bernoulli(k_null, objective.null_prob, (b,))
     normal = jax.random.normal(k_sigma, (b,))
-    sigma = jax.nn.sigmoid(normal) if objective.logit_normal else jax.random.uniform(k_sigma, (b,))
+    sigma = jax.nn.sigmoid(normal + objective.sigma_location) if objective.logit_normal else jax.random.uniform(k_sigma, (b,))
     noise = jax.random.normal(k_noise, latents.shape, jnp.float32)
     prefix = jnp.minimum(sample_prefix(k_prefix, b, objective), t)
     lo, hi = objective.cond_sigma_range
@@ -114,7 +127,28 @@ def flow_matching_loss(encoder: FlexEncoder, decoder: FlexDecoder, fsq: FSQ, par
     error = jnp.mean(jnp.square(velocity - (noise - latents)), axis=(2, 3, 4))  # [B, t]
     weight = (~in_prefix).astype(jnp.float32)
     per_clip = jnp.sum(error * weight, axis=1) / jnp.maximum(jnp.sum(weight, axis=1), 1.0)
-    loss = jnp.mean(per_clip)
-    logs = {"flow_loss": loss, "mean_keep": jnp.mean(keep.astype(jnp.float32)), "null_fraction": jnp.mean(null),
-            "mean_prefix": jnp.mean(prefix.astype(jnp.float32)), "mean_sigma": jnp.mean(sigma)}
+    flow_loss = jnp.mean(per_clip)
+    code_square = jnp.mean(jnp.square(values))
+    loss = flow_loss + objective.code_penalty * code_square
+    readout = {}
+    if objective.readout_weight:
+        readout["readout_loss"] = readout_error(params["readout"], codes, keep, latents)
+        loss = loss + objective.readout_weight * readout["readout_loss"]
+    logs = {"flow_loss": flow_loss, "code_rms": jnp.sqrt(code_square), "mean_keep": jnp.mean(keep.astype(jnp.float32)), "null_fraction": jnp.mean(null),
+            "mean_prefix": jnp.mean(prefix.astype(jnp.float32)), "mean_sigma": jnp.mean(sigma), **readout}
     return loss, logs
+
+
+def init_readout(key: jax.Array, registers: int, code_dim: int, latent_frame_shape: tuple[int, int, int]) -> dict:
+    """The linear read-out of one latent frame ``(h, w, C)`` from its ``registers`` token codes of ``code_dim``."""
+    size = int(np.prod(latent_frame_shape))
+    return {"kernel": jax.random.normal(key, (registers * code_dim, size), jnp.float32) / np.sqrt(registers * code_dim),
+            "bias": jnp.zeros((size,), jnp.float32)}
+
+
+def readout_error(readout: Mapping, codes: jax.Array, keep: jax.Array, latents: jax.Array) -> jax.Array:
+    """Mean squared error of the latents `[B, t, h, w, C]` read linearly from each frame's first `keep` codes."""
+    b, t, r, _ = codes.shape
+    kept = codes * (jnp.arange(r)[None, :] < keep[:, None])[:, None, :, None]
+    predicted = kept.reshape(b, t, -1) @ readout["kernel"] + readout["bias"]
+    return jnp.mean(jnp.square(predicted.reshape(latents.shape) - latents))

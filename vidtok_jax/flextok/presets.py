@@ -66,11 +66,16 @@ def flextok_hydra_config(*, enc_dim: int, enc_depth: int, dec_dim: int, dec_dept
                          patch=(1, 2, 2), head_dim: int = 64, posemb_max: int = 32, t_max: int = 5,
                          latent_channels: int = 16, prefix_conditioning: bool = True,
                          register_posemb: bool = False, nullcond_dropout: float = 0.2,
-                         keep_k_sampling: str = "pow2", token_head_init: str = "zero") -> dict[str, Any]:
+                         keep_k_sampling: str = "pow2", token_head_init: str = "zero",
+                         vidtok_id: str = "vidtok_kl_causal_488_16chn",
+                         latent_scale: list[float] | None = None, code_norm: bool = False) -> dict[str, Any]:
     """An official-layout VideoFlexTok config (the structure of the official code's Hydra tree).
 
     ``token_head_init`` initialises the encoder's head before FSQ: ``zero`` as the official configs
     (every token starts as the same code), or ``xavier`` (tokens differ between clips from step 0).
+    ``vidtok_id`` names the VidTok stage (the official one, or the bundled ``vidtok_jax_default``);
+    ``latent_scale`` (this port's extension) divides its latents per channel; ``code_norm`` (also this port's)
+    RMS-normalises each token's values before FSQ.
     """
     c = latent_channels
     encoder = {
@@ -87,7 +92,8 @@ def flextok_hydra_config(*, enc_dim: int, enc_depth: int, dec_dim: int, dec_dept
         "enc_unpacker": _unpacker("enc"),
         "enc_to_latents": {"_target_": _M + "postprocessors.heads.LinearHead", "read_key": "enc_registers",
                            "write_key": "enc_registers_latents", "dim": enc_dim, "dim_out": len(LEVELS),
-                           "use_mup_readout": False, "weight_init_style": token_head_init},
+                           "use_mup_readout": False, "weight_init_style": token_head_init,
+                           **({"code_norm": True} if code_norm else {})},
     }
     decoder = {"dec_from_latents": {"_target_": _M + "preprocessors.linear.LinearLayer", "read_key": "quants",
                                     "write_key": "dec_registers", "dim_in": len(LEVELS), "dim": dec_dim,
@@ -132,8 +138,9 @@ def flextok_hydra_config(*, enc_dim: int, enc_depth: int, dec_dim: int, dec_dept
         "_target_": "videoflextok.resamplers.video_wrappers.VideoFlowMatchingResampler",
         "vae": {"_target_": "videoflextok.compressors.vidtok.VidTokVAE", "images_read_key": "rgb",
                 "vae_latents_read_key": "vae_latents_reconst", "vae_latents_write_key": "vae_latents",
-                "images_reconst_write_key": "rgb_reconst", "tokenizer_id": "vidtok_kl_causal_488_16chn",
-                "compile": False, "force_vae_encode": False},
+                "images_reconst_write_key": "rgb_reconst", "tokenizer_id": vidtok_id,
+                "compile": False, "force_vae_encode": False,
+                **({} if latent_scale is None else {"latent_scale": [float(v) for v in latent_scale]})},
         "encoder": {"_target_": _M + "utils.wrappers.SequentialModuleDictWrapper", "module_dict": encoder},
         "decoder": {"_target_": _M + "utils.wrappers.SequentialModuleDictWrapper", "module_dict": decoder},
         "regularizer": {"_target_": "videoflextok.regularizers.quantize_fsq.FSQ", "latents_read_key": "enc_registers_latents",

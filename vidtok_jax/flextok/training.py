@@ -8,8 +8,10 @@ gradient clipping, EMA). The model is sized by ``flextok.shape`` (the official c
 (fine-tuning; a previous VideoFlexTok workdir works too). Evaluation samples the eval clips' latents
 back from all their tokens (``flextok.eval_steps`` Euler steps, no guidance, fixed noise), decodes
 them with the VidTok stage and reports ``eval_psnr`` against the clips, the flow loss at a fixed
-draw (``eval_flow_loss``), and ``eval_token_gain``: that loss with another clip's tokens minus it
-with the clip's own (positive once the decoder uses what its tokens say). ``train.py export`` writes an official-format VideoFlexTok file.
+draw (``eval_flow_loss``: all R tokens, official noise levels, whatever the training recipe, so runs
+compare), and ``eval_token_gain``: that loss with another clip's tokens minus it with the clip's
+own (positive once the decoder uses what its tokens say). ``train.py export`` writes an
+official-format VideoFlexTok file (or a Hub folder, which also says the clip size).
 """
 
 from __future__ import annotations
@@ -20,18 +22,19 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import struct
 
 from vidtok_jax.config import RegularizerConfig
-from vidtok_jax.data.latent_shards import read_shard_index
+from vidtok_jax.data.latent_shards import read_latent_shards, read_shard_index
 from vidtok_jax.default_model import with_default_weights
 from vidtok_jax.errors import ConfigError
 from vidtok_jax.flextok.checkpoint import read_flextok_file, split_state
-from vidtok_jax.flextok.config import flextok_config_from_dict
+from vidtok_jax.flextok.config import VIDTOK_IDS, flextok_config_from_dict
 from vidtok_jax.flextok.model import flextok_param_shapes, init_flextok_params, sampler_for
 from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
-from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss
+from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss, init_readout
 from vidtok_jax.flextok.presets import flextok_hydra_config
 from vidtok_jax.flextok.sampler import Guidance
 from vidtok_jax.quantizers import FSQ
@@ -44,6 +47,9 @@ from vidtok_jax.train.step import compute_dtype, psnr_per_frame
 
 
 
+EVAL_OBJECTIVE = FlowObjective(keep_sampling="none")
+
+
 @struct.dataclass
 class FlexTrainState:
     step: jax.Array
@@ -53,24 +59,35 @@ class FlexTrainState:
     rng: jax.Array
 
 
-def _hydra_config(config: TrainConfig, latent_channels: int) -> dict:
+def _hydra_config(config: TrainConfig, latent_channels: int, vidtok_name: str, latent_scale) -> dict:
     source = config.init.checkpoint
+    if source is not None and config.raw["flextok"]["latent_scale"] is not None:
+        raise ConfigError("flextok.latent_scale is set by the model that init.checkpoint names: leave it null")
     if source is not None and Path(source).is_dir():
         return read_checkpoint(source, None)[2][FLEXTOK_DOCUMENT]
     if source is not None:
         return read_flextok_file(source)[0]
     shape = dict(config.raw["flextok"]["shape"])
-    allowed = set(inspect.signature(flextok_hydra_config).parameters) - {"latent_channels"}
+    allowed = set(inspect.signature(flextok_hydra_config).parameters) - {"latent_channels", "vidtok_id", "latent_scale"}
     unknown = sorted(set(shape) - allowed)
     if unknown or not shape:
         raise ConfigError(f"flextok.shape needs the VideoFlexTok's sizes ({', '.join(sorted(allowed))})"
                           + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
     if "patch" in shape:
         shape["patch"] = tuple(shape["patch"])
+    vidtok_id = vidtok_name if vidtok_name in VIDTOK_IDS else "vidtok_kl_causal_488_16chn"
     try:
-        return flextok_hydra_config(**shape, latent_channels=latent_channels)
+        return flextok_hydra_config(**shape, latent_channels=latent_channels, vidtok_id=vidtok_id,
+                                    latent_scale=latent_scale)
     except TypeError as err:
         raise ConfigError(f"flextok.shape: {err}") from None
+
+
+def latent_channel_scale(latents: list[np.ndarray]) -> list[float]:
+    """The standard deviation of each channel over every latent of an encode-dir folder (``latent_scale: auto``)."""
+    channels = latents[0].shape[-1]
+    flat = np.concatenate([z.reshape(-1, channels) for z in latents]).astype(np.float64)
+    return [float(v) for v in np.maximum(flat.std(axis=0), 1e-3)]
 
 
 class FlexTokFamily:
@@ -85,22 +102,38 @@ class FlexTokFamily:
                               "(only the bundled vidtok_jax_default brings its own weights)")
         self.vidtok_source = {"config": str(name), "checkpoint": str(weights)}
         self.vidtok = load_tokenizer(name, weights, dtype=compute_dtype(config))
-        self.hydra = _hydra_config(config, self.vidtok.config.latent_channels)
+        self.reads_latents = config.data.source == "latents"
+        self.hydra = _hydra_config(config, self.vidtok.config.latent_channels, str(name), self._latent_scale_setting())
         self.flex_config = cfg = flextok_config_from_dict(self.hydra)
+        self.latent_scale = None if cfg.latent_scale is None else jnp.asarray(cfg.latent_scale, jnp.float32)
         if cfg.latent_channels != self.vidtok.config.latent_channels:
             raise ConfigError(f"the VideoFlexTok reads {cfg.latent_channels} latent channels, the VidTok stage "
                               f"{name} makes {self.vidtok.config.latent_channels}")
         self._check_clip_fits()
-        self.reads_latents = config.data.source == "latents"
         if self.reads_latents:
             self._check_shards_match(name, weights)
         dtype = compute_dtype(config)
         self.encoder, self.decoder = FlexEncoder(cfg.encoder, dtype), FlexDecoder(cfg.decoder, dtype)
         self.fsq = FSQ(RegularizerConfig(kind="fsq", levels=cfg.levels))
-        self.objective = FlowObjective.from_config(cfg)
+        self.objective = dataclasses.replace(FlowObjective.from_config(cfg), sigma_location=float(section["sigma_location"]),
+                                             code_penalty=float(section["code_penalty"]),
+                                             readout_weight=float(section["readout_weight"]))
         if section["keep_sampling"] is not None:
             self.objective = dataclasses.replace(self.objective, keep_sampling=section["keep_sampling"])
         self.optimizer = generator_optimizer(config)
+
+    def _latent_scale_setting(self) -> list[float] | None:
+        setting = self.config.raw["flextok"]["latent_scale"]
+        if setting != "auto":
+            return setting
+        if not self.reads_latents:
+            raise ConfigError("flextok.latent_scale: auto measures the latents of data.source=latents shards; with "
+                              "videos as the source give the scales as a list")
+        return latent_channel_scale(read_latent_shards(self.config.data.data_dir))
+
+    def _scaled(self, latents: jax.Array) -> jax.Array:
+        """VidTok latents as the VideoFlexTok reads them (divided by ``latent_scale`` where the model has one)."""
+        return latents if self.latent_scale is None else latents / self.latent_scale
 
     def _check_clip_fits(self) -> None:
         data, vid, cfg = self.config.data, self.vidtok.config, self.flex_config
@@ -131,25 +164,32 @@ class FlexTokFamily:
 
     def init_state(self, initial) -> FlexTrainState:
         init_key, rng_key = jax.random.split(jax.random.key(self.config.seed, impl=PRNG_IMPL))
-        params = initial if initial is not None else init_flextok_params(self.flex_config, init_key)
+        params = dict(initial if initial is not None else init_flextok_params(self.flex_config, init_key))
+        if self.objective.readout_weight and "readout" not in params:
+            params["readout"] = init_readout(jax.random.fold_in(init_key, 1), self.flex_config.num_registers,
+                                             len(self.flex_config.levels), self._latent_frame_shape())
         params = jax.tree_util.tree_map(lambda p: jnp.asarray(p, jnp.float32), params)
         ema = jax.tree_util.tree_map(jnp.copy, params) if self.config.optimizer.ema_decay else {}
         return FlexTrainState(step=jnp.zeros((), jnp.int32), params=params, opt=self.optimizer.init(params), ema=ema,
                               rng=jax.random.key_data(rng_key))
+
+    def _latent_frame_shape(self) -> tuple[int, int, int]:
+        data, vid = self.config.data, self.vidtok.config
+        return data.height // vid.spatial_factor, data.width // vid.spatial_factor, vid.latent_channels
 
     def aux(self):
         return self.vidtok.params
 
     def _latents(self, vidtok_params, video) -> jax.Array:
         z = self.vidtok.model.apply({"params": vidtok_params}, video, method="encode")
-        return jax.lax.stop_gradient(z.astype(jnp.float32))
+        return self._scaled(jax.lax.stop_gradient(z.astype(jnp.float32)))
 
     def _loss(self, params, latents, key, tokens_of=None):
         return flow_matching_loss(self.encoder, self.decoder, self.fsq, params, latents, key, self.objective, tokens_of)
 
     def train_step(self, state: FlexTrainState, video, aux):
         key = jax.random.fold_in(jax.random.wrap_key_data(state.rng, impl=PRNG_IMPL), state.step)
-        latents = video.astype(jnp.float32) if self.reads_latents else self._latents(aux, video)
+        latents = self._scaled(video.astype(jnp.float32)) if self.reads_latents else self._latents(aux, video)
         (loss, logs), grads = jax.value_and_grad(self._loss, has_aux=True)(state.params, latents, key)
         updates, opt = self.optimizer.update(grads, state.opt, state.params)
         params = optax.apply_updates(state.params, updates)
@@ -167,16 +207,23 @@ class FlexTokFamily:
         keep, prefix = jnp.full((b,), codes.shape[2], jnp.int32), jnp.zeros((b,), jnp.int32)
         z = sampler_for(self.decoder)(params["decoder"], codes, jax.random.normal(key, latents.shape), keep, prefix, None,
                                       steps=self.config.raw["flextok"]["eval_steps"], guidance=Guidance())
+        if self.latent_scale is not None:
+            z = z * self.latent_scale
         video = self.vidtok.model.apply({"params": vidtok_params}, z.astype(self.vidtok.dtype), method="decode")
         return jnp.clip(video[:, -frames:].astype(jnp.float32), -1.0, 1.0)
+
+    def _eval_loss(self, params, latents, key, tokens_of=None):
+        """The flow loss with all R tokens, no null condition or prefix, official noise levels: one measure for every
+        recipe, so runs with different training objectives compare."""
+        return flow_matching_loss(self.encoder, self.decoder, self.fsq, params, latents, key, EVAL_OBJECTIVE, tokens_of)[0]
 
     def eval_step(self, state: FlexTrainState, video, aux):
         latents = self._latents(aux, video)
         key = jax.random.key(self.config.eval.seed)
-        metrics = {"eval_flow_loss": self._loss(state.params, latents, key)[0]}
+        metrics = {"eval_flow_loss": self._eval_loss(state.params, latents, key)}
         # How much the decoder relies on the clip's own tokens: the loss with the next clip's tokens minus
         # the loss with its own (about 0 while the decoder ignores its tokens, as early in training).
-        shuffled = self._loss(state.params, latents, key, jnp.roll(latents, 1, axis=0))[0]
+        shuffled = self._eval_loss(state.params, latents, key, jnp.roll(latents, 1, axis=0))
         metrics["eval_token_gain"] = shuffled - metrics["eval_flow_loss"]
         recon = None
         for name, params in (("eval_psnr", state.params), ("eval_ema_psnr", state.ema)):

