@@ -50,3 +50,9 @@ def read_png(path: Path) -> tuple[int, int]:
     with Image.open(path) as image:
         image.load()
         return image.size
+
+
+def documentation_text() -> str:
+    """README.md and every docs/*.md page, in that order: the user-facing text whose examples and commands are tested."""
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    return "\n".join(page.read_text() for page in pages)

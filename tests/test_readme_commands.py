@@ -1,4 +1,4 @@
-"""README's shell commands hold: every command in a ```bash block or an inline `code span` is checked.
+"""The shell commands of README.md and docs/*.md hold: every command in a ```bash block or an inline `code span` is checked.
 
 Running them all would take hours (full-size training) or downloads (official checkpoints), so each
 is checked as far as it goes without doing the work:
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, documentation_text
 from vidtok_jax.cli.parser import build_parser
 from vidtok_jax.data.video import write_video
 from vidtok_jax.errors import VidTokError
@@ -39,7 +39,7 @@ STARTS = ("vidtok-jax ", "python -m vidtok_jax", "python train.py", "python benc
 
 
 def readme_commands() -> list[list[str]]:
-    text = (REPO / "README.md").read_text()
+    text = documentation_text()
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
         for line in block.replace("\\\n", " ").splitlines():

@@ -1,4 +1,4 @@
-"""README's Python examples run, in order, as a user would paste them.
+"""The Python examples of README.md and docs/*.md run, in order, as a user would paste them.
 
 Files a user would download stand in for small models: an official VidTok checkpoint becomes a
 random-weight model of that config with 8 base channels, an official VideoFlexTok file a small
@@ -20,12 +20,12 @@ import pytest
 import vidtok_jax as vt
 from vidtok_jax.cli.demo import DEMO_CLIP
 from vidtok_jax.tokenizer import init_params
-from tests.conftest import REPO
+from tests.conftest import REPO, documentation_text
 from tests.test_flextok import small
 
 
 def python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)
+    return re.findall(r"```python\n(.*?)```", documentation_text(), flags=re.S)
 
 
 def _downloaded_tokenizer(real):
@@ -70,9 +70,9 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
             z = jax.random.normal(jax.random.key(number), (1, 5, 32, 32, 16))
             namespace.update(z=z, eps=jax.random.normal(jax.random.key(0), z.shape), noisy_latents=z)
         try:
-            exec(compile(block, f"README.md python block {number}", "exec"), namespace)
+            exec(compile(block, f"documentation python block {number}", "exec"), namespace)
         except Exception as error:
-            pytest.fail(f"README.md python block {number} failed: {type(error).__name__}: {error}")
+            pytest.fail(f"documentation python block {number} failed: {type(error).__name__}: {error}")
     assert writer.frames == 33
     assert (tmp_path / "out.mp4").is_file() and (tmp_path / "model.safetensors").is_file()
     assert (tmp_path / "copy.safetensors").is_file()

@@ -1,0 +1,140 @@
+"""What makes a small VideoFlexTok read its tokens, each part checked for what it computes: noise levels drawn
+nearer pure noise (`flextok.sigma_location`), VidTok latents divided by their per-channel standard deviation
+(`latent_scale`, kept in the model's config and applied by the public API), and a model over the bundled VidTok
+that exports, names that VidTok and its clip size, and loads back."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import vidtok_jax as vt
+from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss
+from vidtok_jax.flextok.presets import flextok_hydra_config
+from vidtok_jax.flextok.training import latent_channel_scale
+from vidtok_jax.train.config import load_train_config
+from tests.test_flextok import SMALL, latents, perturbed
+
+SCALE = [0.5 + 0.25 * i for i in range(16)]
+
+
+def scaled_model(scale=SCALE, vidtok_id="vidtok_kl_causal_488_16chn", vidtok=None) -> vt.VideoFlexTok:
+    config = flextok_hydra_config(**SMALL, latent_scale=scale, vidtok_id=vidtok_id)
+    return perturbed(vt.random_videoflextok(config, seed=0, vidtok=vidtok))
+
+
+def unscaled_twin(flex: vt.VideoFlexTok) -> vt.VideoFlexTok:
+    """The same parameters without a latent scale."""
+    config = flextok_hydra_config(**SMALL)
+    return vt.VideoFlexTok(vt.random_videoflextok(config).config, flex.params, vidtok=flex.vidtok)
+
+
+@pytest.mark.parametrize("location, expected", [(0.0, 0.5), (1.0, 0.697), (2.0, 0.846)])
+def test_sigma_location_moves_the_noise_levels_towards_pure_noise(location, expected):
+    """sigma = sigmoid(N(location, 1)): its mean is 0.5 for the official 0 and E[sigmoid(N(m, 1))] otherwise."""
+    flex = perturbed(vt.random_videoflextok(flextok_hydra_config(**SMALL)))
+    z = latents((256, 1, 4, 4, 16))
+    objective = FlowObjective(sigma_location=location)
+    logs = flow_matching_loss(flex.encoder, flex.decoder, flex.fsq, flex.params, z, jax.random.key(0), objective)[1]
+    assert float(logs["mean_sigma"]) == pytest.approx(expected, abs=0.03)
+
+
+def test_latent_scale_auto_is_the_standard_deviation_of_each_channel():
+    rng = np.random.default_rng(0)
+    std = np.array([0.5, 2.0, 7.0])
+    videos = [rng.normal(3.0, std, (n, 4, 4, 3)).astype(np.float32) for n in (5, 9, 13)]
+    assert np.allclose(latent_channel_scale(videos), std, rtol=0.05)
+
+
+def test_a_scaled_model_reads_latents_divided_by_its_scale_and_samples_them_back():
+    flex = scaled_model()
+    twin = unscaled_twin(flex)
+    scale = jnp.asarray(SCALE)
+    z = latents() * scale
+    ids = flex.tokenize_latents(z)
+    np.testing.assert_array_equal(ids, twin.tokenize_latents(z / scale))
+    assert not np.array_equal(ids, twin.tokenize_latents(z))  # the scale is applied, not ignored
+    noise = latents(seed=3)
+    out = flex.detokenize_latents(ids, noise=noise, steps=2, keep=4)
+    np.testing.assert_allclose(out, twin.detokenize_latents(ids, noise=noise, steps=2, keep=4) * scale, rtol=1e-5, atol=1e-5)
+    cond = z[:, :1]
+    fixed = flex.detokenize_latents(ids, noise=noise, steps=2, cond_latents=cond)
+    np.testing.assert_allclose(fixed[:, :1], cond, rtol=1e-6, atol=1e-6)  # conditioning frames come back as given
+
+
+@pytest.mark.parametrize("bad", [[1.0] * 15, [1.0] * 15 + [0.0], [1.0] * 15 + [float("nan")], "auto", [True] * 16])
+def test_a_bad_latent_scale_in_a_file_is_refused(bad):
+    config = flextok_hydra_config(**SMALL)
+    config["vae"]["latent_scale"] = bad
+    with pytest.raises(vt.ConfigError, match="latent_scale"):
+        vt.random_videoflextok(config)
+
+
+@pytest.mark.parametrize("setting, message", [("flextok.latent_scale=[1, -2]", "latent_scale"),
+                                              ("flextok.latent_scale=yes", "latent_scale"),
+                                              ("flextok.sigma_location=9", "sigma_location"),
+                                              ("flextok.sigma_location=.nan", "sigma_location")])
+def test_bad_recipe_settings_are_refused(setting, message):
+    with pytest.raises(vt.ConfigError, match=message):
+        load_train_config("flex_tiny_cpu", [setting])
+
+
+def test_latent_scale_auto_needs_latent_shards():
+    from vidtok_jax.flextok.training import FlexTokFamily
+
+    with pytest.raises(vt.ConfigError, match="auto"):
+        FlexTokFamily(load_train_config("flex_tiny_cpu", ["flextok.latent_scale=auto"]))
+
+
+def test_a_model_over_the_bundled_vidtok_exports_a_hub_folder_that_loads_back(tmp_path):
+    vidtok = vt.load_tokenizer()
+    flex = scaled_model(vidtok_id="vidtok_jax_default", vidtok=vidtok)
+    flex.latent_size = (8, 8)
+    written = vt.export_videoflextok(flex, tmp_path / "flex", dtype=np.float16)
+    assert written == tmp_path / "flex" / "model.safetensors"
+    assert not any(key.startswith("video_tokenizer.vae.") for key in _keys(written))  # names the VidTok, holds no copy
+    loaded = vt.load_videoflextok(tmp_path / "flex")
+    assert loaded.config.vidtok_id == "vidtok_jax_default" and loaded.config.latent_scale == tuple(SCALE)
+    assert loaded.video_size == (8 * vidtok.config.spatial_factor,) * 2
+    assert loaded.chunk_frames == 17 and loaded.overlap_frames == 1
+    for a, b in zip(jax.tree_util.tree_leaves(flex.params), jax.tree_util.tree_leaves(loaded.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)  # float16 storage
+    jax.tree_util.tree_map(np.testing.assert_array_equal, loaded.vidtok.params, vidtok.params)
+    single = vt.load_videoflextok(vt.export_videoflextok(flex, tmp_path / "flex.safetensors"))
+    assert single.config.vidtok_id == "vidtok_jax_default" and single.vidtok is not None
+
+
+def _keys(path) -> list[str]:
+    import safetensors
+
+    with safetensors.safe_open(str(path), framework="numpy") as handle:
+        return list(handle.keys())
+
+
+def test_code_norm_gives_every_token_values_of_rms_one():
+    flex = perturbed(vt.random_videoflextok(flextok_hydra_config(**SMALL, token_head_init="xavier", code_norm=True)))
+    values = flex.encode_latents(latents())
+    np.testing.assert_allclose(jnp.sqrt(jnp.mean(jnp.square(values), axis=-1)), 1.0, rtol=1e-4)
+    plain = perturbed(vt.random_videoflextok(flextok_hydra_config(**SMALL, token_head_init="xavier")))
+    assert not np.allclose(jnp.sqrt(jnp.mean(jnp.square(plain.encode_latents(latents())), axis=-1)), 1.0, rtol=1e-2)
+
+
+def test_the_readout_sees_only_the_kept_codes_and_is_exact_for_a_linear_truth():
+    from vidtok_jax.flextok.objective import init_readout, readout_error
+
+    readout = init_readout(jax.random.key(0), 4, 6, (2, 2, 3))
+    codes = jax.random.uniform(jax.random.key(1), (2, 3, 4, 6), minval=-1, maxval=1)
+    keep = jnp.array([1, 4])
+    kept = codes * (jnp.arange(4)[None, :] < keep[:, None])[:, None, :, None]
+    truth = (kept.reshape(2, 3, -1) @ readout["kernel"] + readout["bias"]).reshape(2, 3, 2, 2, 3)
+    assert float(readout_error(readout, codes, keep, truth)) < 1e-10
+    changed = codes.at[0, :, 1:].set(0.5)  # registers the first clip does not keep
+    assert float(readout_error(readout, changed, keep, truth)) < 1e-10
+    assert float(readout_error(readout, codes.at[0, :, 0].set(0.5), keep, truth)) > 1e-4
+
+
+def test_without_a_bundled_videoflextok_the_default_load_says_what_to_give_instead():
+    with pytest.raises(vt.CheckpointError, match="no VideoFlexTok is bundled with this version .* Hub id"):
+        vt.load_videoflextok()
