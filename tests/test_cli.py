@@ -523,13 +523,3 @@ def test_ctrl_c_stops_a_long_reconstruction_between_pieces_and_leaves_nothing(tm
     assert process.returncode == 130, stderr[-2000:]
     assert "interrupted" in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
-
-
-@pytest.mark.parametrize("setting, expected", [(None, "cache"), ("0", "None")])
-def test_the_python_api_turns_on_the_compilation_cache_unless_told_not_to(tmp_path, setting, expected):
-    env = {k: v for k, v in os.environ.items() if k not in ("VIDTOK_JAX_COMPILATION_CACHE", "JAX_COMPILATION_CACHE_DIR")}
-    env.update(VIDTOK_JAX_CACHE=str(tmp_path / "cache"), **({} if setting is None else {"VIDTOK_JAX_COMPILATION_CACHE": setting}))
-    script = "import jax, vidtok_jax as vt; vt.load_tokenizer(); print(jax.config.jax_compilation_cache_dir)"
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
-    folder = out.strip().splitlines()[-1]
-    assert (folder.startswith(str(tmp_path / "cache")) and Path(folder).is_dir()) if expected == "cache" else folder == "None"
