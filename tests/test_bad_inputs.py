@@ -135,8 +135,7 @@ CLI_ROWS = [
 
 
 @pytest.mark.parametrize("row", CLI_ROWS, ids=[row[0] for row in CLI_ROWS])
-def test_cli_bad_input(row, files, capsys, monkeypatch):
-    monkeypatch.setenv("VIDTOK_JAX_COMPILATION_CACHE", "0")
+def test_cli_bad_input(row, files, capsys):
     _, arguments, status, pattern = row
     before = sorted(p.name for p in files.iterdir())
     assert main([a.format(f=files) for a in arguments]) == status

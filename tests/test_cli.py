@@ -46,12 +46,6 @@ KL = "kl_causal_488_4chn"
 FSQ = "fsq_causal_488_32768"
 
 
-@pytest.fixture(autouse=True)
-def no_compilation_cache(monkeypatch):
-    """In-process runs must not switch on JAX's persistent cache for the rest of the test session."""
-    monkeypatch.setenv("VIDTOK_JAX_COMPILATION_CACHE", "0")
-
-
 @pytest.fixture(scope="module")
 def example() -> Path:
     if not EXAMPLE.is_file():

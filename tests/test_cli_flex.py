@@ -74,6 +74,15 @@ def test_refusals_leave_nothing_behind(flex_file, tmp_path, capsys):
     assert "holds no VidTok weights" in capsys.readouterr().err
     assert main(["flex-encode", str(DEMO_CLIP), str(tmp_path / "y.npz"), "--checkpoint", str(DEMO_CLIP), "--size", "32"]) == 1
     assert "not a readable .safetensors file" in capsys.readouterr().err
+    flex_only = ["--checkpoint", str(flex_file)]
+    assert main(["flex-encode", str(DEMO_CLIP), str(tmp_path / "z.npz"), *flex_only, "--vidtok-config",
+                 "vidtok_fsq_causal_488_262144"]) == 1
+    assert "is an FSQ (discrete) VidTok" in capsys.readouterr().err
+    assert main(["flex-encode", str(DEMO_CLIP), str(tmp_path / "z.npz"), *flex_only, "--vidtok-config",
+                 "vidtok_kl_causal_488_16chn"]) == 1
+    assert "needs its weights: pass --vidtok-checkpoint" in capsys.readouterr().err
+    assert main(["flex-encode", str(DEMO_CLIP), str(tmp_path / "z.npz"), *_model(flex_file), "--size", "128"]) == 1
+    assert "frames of 128x128 pixels are larger than this model takes (at most 64x64)" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.npz"]
 
 

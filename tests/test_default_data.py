@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from vidtok_jax.data.video import read_video, write_video
 from vidtok_jax.train.default_data import random_colour_grade, write_video_crops
@@ -58,9 +59,11 @@ def test_motion_data_is_deterministic_moves_and_never_reads_the_held_out_clip(tm
     real_read = motion_data.read_video
     monkeypatch.setattr(motion_data, "read_video", lambda path, **kw: read.append(Path(path).stem) or real_read(path, **kw))
     monkeypatch.setattr(motion_data, "write_video", lambda path, frames, fps: written.__setitem__(path, frames))
-    builds = [motion_data.build(tmp_path / name, clips_per_kind=2, num_frames=9, size=32, seed=seed)
-              for name, seed in (("a", 3), ("b", 3), ("c", 4))]
-    assert motion_data.HELD_OUT not in read and len(builds[0]) == 2 * len(motion_data.KINDS)
+    builds = [motion_data.build(tmp_path / name, clips_per_kind=2, num_frames=9, size=32, seed=seed,
+                                kinds=motion_data.ALL_KINDS) for name, seed in (("a", 3), ("b", 3), ("c", 4))]
+    assert motion_data.HELD_OUT not in read and len(builds[0]) == 2 * len(motion_data.ALL_KINDS)
+    with pytest.raises(ValueError, match="unknown clip kinds"):
+        motion_data.build(tmp_path / "d", clips_per_kind=1, kinds=("camra",))
     first, again, other = ([written[path] for path in paths] for paths in builds)
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not any(np.array_equal(a, c) for a, c in zip(first, other))

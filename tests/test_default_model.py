@@ -44,11 +44,6 @@ def example_128() -> np.ndarray:
     return to_model_range(resize_shorter_side_and_center_crop(read_video(EXAMPLE, max_frames=17)[0], 128))
 
 
-@pytest.fixture(autouse=True)
-def no_compilation_cache(monkeypatch):
-    monkeypatch.setenv("VIDTOK_JAX_COMPILATION_CACHE", "0")
-
-
 def test_load_tokenizer_without_arguments_is_the_bundled_model(tokenizer):
     named = vt.load_tokenizer(default_model.DEFAULT_MODEL_NAME)
     assert tokenizer.config.name == named.config.name == "vidtok_jax_default"

@@ -35,12 +35,6 @@ def readme_main_command() -> list[str]:
     return arguments
 
 
-@pytest.fixture(autouse=True)
-def no_compilation_cache(monkeypatch):
-    """A cold start, as on a fresh machine; in-process runs must not switch the persistent cache on for later tests."""
-    monkeypatch.setenv("VIDTOK_JAX_COMPILATION_CACHE", "0")
-
-
 def test_readme_main_command_runs_in_an_empty_folder(tmp_path):
     arguments = readme_main_command()
     assert not (tmp_path.parent / "shared").exists()

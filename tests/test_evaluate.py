@@ -36,10 +36,9 @@ def model_args() -> list[str]:
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    """Run the command in-process (without the persistent compilation cache); returns (status, stdout, stderr)."""
+    """Run the command in-process; returns (status, stdout, stderr)."""
     stdout, stderr = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        patch.setenv("VIDTOK_JAX_COMPILATION_CACHE", "0")
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         status = main(["evaluate", *model_args(), *args])
     return status, stdout.getvalue(), stderr.getvalue()
 

@@ -156,6 +156,17 @@ def test_tokenize_follows_the_official_chunking(with_vidtok):
         flex.tokenize(video[:, :9])
 
 
+
+def test_frames_too_large_for_the_position_tables_are_refused_before_the_vidtok_pass(with_vidtok, monkeypatch):
+    flex = with_vidtok
+    top = flex.max_video_size(flex.vidtok.config.spatial_factor)
+    assert top == (8 * 2 * flex.vidtok.config.spatial_factor,) * 2  # posemb_max=8 patches of 2x2 latent pixels
+    monkeypatch.setattr(flex.vidtok, "encode", lambda *a, **k: pytest.fail("the VidTok stage ran"))
+    video = jnp.zeros((1, 17, top[0] + 8, top[1], 3))
+    with pytest.raises(vt.InputError, match=rf"frames of {top[0] + 8}x{top[1]} pixels .*at most {top[0]}x{top[1]}"):
+        flex.tokenize(video)
+
+
 def test_detokenize_decodes_chunks_conditioned_on_the_previous_one(with_vidtok):
     flex = with_vidtok
     ids = jax.random.randint(jax.random.key(1), (1, 9, R), 0, flex.codebook_size)
@@ -271,6 +282,8 @@ def test_a_keep_mask_of_the_first_k_equals_keep_k_and_any_subset_runs(flex):
     first_two[:, :2] = True
     by_count = flex.detokenize_latents(ids, noise=noise, steps=2, keep=2)
     np.testing.assert_allclose(flex.detokenize_latents(ids, noise=noise, steps=2, keep=first_two), by_count, atol=1e-6)
+    for shared in (first_two[0], first_two[:1]):  # one mask for the whole batch (B = 2 here)
+        np.testing.assert_allclose(flex.detokenize_latents(ids, noise=noise, steps=2, keep=shared), by_count, atol=1e-6)
     last_two = first_two[:, ::-1].copy()
     assert float(jnp.abs(flex.detokenize_latents(ids, noise=noise, steps=2, keep=last_two) - by_count).max()) > 1e-4
     for bad in (np.zeros((2, R), bool), np.ones((2, R + 1), bool)):

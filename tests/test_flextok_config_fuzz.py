@@ -119,3 +119,17 @@ def test_weights_that_are_not_finite_floats_are_refused(tmp_path, change, messag
     safetensors.numpy.save_file(tensors, str(folder / "model.safetensors"))
     with pytest.raises(vt.CheckpointError, match=message):
         vt.load_videoflextok(folder)
+
+
+@pytest.mark.parametrize("form", ["metadata", "config.json"])
+def test_a_config_nested_past_the_parsers_stack_is_a_checkpoint_error(tmp_path, form):
+    folder = _hub_folder(tmp_path)
+    weights = folder / "model.safetensors"
+    if form == "metadata":
+        tensors = safetensors.numpy.load_file(str(weights))
+        weights = tmp_path / "nested.safetensors"
+        safetensors.numpy.save_file(tensors, str(weights), metadata={"_target_": "x", "encoder": "[" * 100000})
+    else:
+        (folder / "config.json").write_text("[" * 100000)
+    with pytest.raises(vt.CheckpointError, match="not"):
+        vt.load_videoflextok(weights)

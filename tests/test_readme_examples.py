@@ -20,7 +20,7 @@ import pytest
 import vidtok_jax as vt
 from vidtok_jax.cli.demo import DEMO_CLIP
 from vidtok_jax.tokenizer import init_params
-from tests.conftest import REPO, documentation_text
+from tests.conftest import documentation_text
 from tests.test_flextok import small
 
 

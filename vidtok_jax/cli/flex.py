@@ -64,6 +64,7 @@ def load_flex(options: FlexOptions) -> VideoFlexTok:
     vidtok = None
     if options.vidtok_config or options.vidtok_checkpoint:
         config, checkpoint = with_default_weights(options.vidtok_config or OFFICIAL_VIDTOK, options.vidtok_checkpoint)
+        check_vidtok_stage(config, checkpoint)
         vidtok = load_tokenizer(config, checkpoint, dtype=dtype)
     flex = load_videoflextok(options.checkpoint, vidtok=vidtok, dtype=dtype)
     if flex.vidtok is None:
@@ -71,6 +72,17 @@ def load_flex(options: FlexOptions) -> VideoFlexTok:
                          f"--vidtok-checkpoint {flex.config.vidtok_id}.ckpt")
     return flex
 
+
+
+def check_vidtok_stage(config: str, checkpoint: str | None) -> None:
+    """Refuse, from the config alone, a VidTok stage a VideoFlexTok cannot use: an FSQ model (VideoFlexTok reads
+    continuous KL latents) or one without weights (a random stage would make noise)."""
+    model = load_model_config(config)
+    if model.is_fsq:
+        raise InputError(f"--vidtok-config {config} is an FSQ (discrete) VidTok; VideoFlexTok reads the latents of a "
+                         f"KL VidTok such as {OFFICIAL_VIDTOK}")
+    if checkpoint is None:
+        raise InputError(f"--vidtok-config {config} needs its weights: pass --vidtok-checkpoint {config}.ckpt")
 
 def padded_frame_count(flex: VideoFlexTok, frames: int) -> int:
     """The smallest frame count of the official chunking (17 + 16k) that holds ``frames``."""
@@ -110,7 +122,7 @@ def load_flex_token_file(path: str) -> tuple[np.ndarray, dict]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             tokens, metadata = archive["tokens"], json.loads(archive["metadata"].item())
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, RecursionError):
         raise InputError(problem) from None
     if not isinstance(metadata, dict) or metadata.get("format") != FLEX_TOKEN_FORMAT:
         raise InputError(problem)

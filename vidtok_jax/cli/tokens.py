@@ -78,7 +78,7 @@ def load_token_file(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
     try:
         metadata = json.loads(arrays["metadata"].item())
         tokens = arrays[next(key for key in ("tokens", "latents") if key in arrays)]
-    except (KeyError, StopIteration, ValueError, AttributeError):
+    except (KeyError, StopIteration, ValueError, AttributeError, RecursionError):
         raise InputError(f"{name}: not a token file written by 'vidtok-jax encode' (missing arrays or metadata)") from None
     if not isinstance(metadata, dict) or metadata.get("format") != TOKEN_FILE_FORMAT:
         raise InputError(f"{name}: not a token file written by 'vidtok-jax encode' (unknown format)")

