@@ -506,8 +506,14 @@ def test_ctrl_c_stops_a_long_reconstruction_between_pieces_and_leaves_nothing(tm
     source, output = tmp_path / "long.mp4", tmp_path / "out.mp4"
     write_video(source, np.random.default_rng(0).integers(0, 256, (400, 64, 64, 3), dtype=np.uint8), 25.0)
     env = dict(os.environ, VIDTOK_JAX_COMPILATION_CACHE="0", JAX_PLATFORMS="cpu")
-    process = subprocess.Popen([sys.executable, "-m", "vidtok_jax", "reconstruct", str(source), str(output)],
-                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A handled (not ignored) SIGINT here gives the command Ctrl-C as from a terminal, even where the test runner
+    # itself was started with SIGINT ignored (a background job): an ignored signal would stay ignored after exec.
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "vidtok_jax", "reconstruct", str(source), str(output)],
+                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, ignored)
     deadline = time.monotonic() + 300
     while not list(tmp_path.glob(".out.*.partial*")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
