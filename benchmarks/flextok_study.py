@@ -93,7 +93,8 @@ def coarse_to_fine(flex: vt.VideoFlexTok, windows: dict[str, np.ndarray], ks: li
     ids = flex.tokenize_latents(latents)
     r = ids.shape[2]
     rng = np.random.default_rng(ARGS.seed)
-    out = {"windows": names, "k": {k: {m: [] for m in METRICS} for k in ks}, "random_k": {}, "other_tokens": {m: [] for m in METRICS},
+    out = {"windows": names, "k": {k: {m: [] for m in METRICS} for k in ks}, "random_k": {},
+           "other_tokens": {m: [] for m in METRICS},
            "ceiling": scores(jnp.clip(flex.vidtok.decode(latents, num_frames=FRAMES), -1, 1), videos)}
     out["random_k"] = {k: {m: [] for m in METRICS} for k in ks if k < r}
     picture = None

@@ -1,5 +1,5 @@
-"""Shared fixtures and helpers: the official reference outputs in ../shared/vidtok_reference, a PNG checker; XLA_FLAGS restored and the
-persistent compilation cache off in every test, compiled programs freed after every module."""
+"""Shared fixtures and helpers: the official reference outputs in ../shared/vidtok_reference, a PNG checker; XLA_FLAGS restored
+and the persistent compilation cache off in every test, compiled programs freed after every module."""
 
 from __future__ import annotations
 

@@ -214,7 +214,8 @@ def test_chunked_reconstruct_side_by_side_pairs_inputs_with_their_reconstruction
     outputs = {}
     for name, extra in (("whole", []), ("chunked", ["--chunk-frames", "4"])):
         path = tmp_path / f"{name}.mp4"
-        assert run(["reconstruct", example, path, *v11, "--size", "32", "--max-frames", "10", "--side-by-side", *extra], capsys)[0] == 0
+        assert run(["reconstruct", example, path, *v11, "--size", "32", "--max-frames", "10", "--side-by-side", *extra],
+                   capsys)[0] == 0
         outputs[name] = read_video(path)[0].astype(np.float32)
     assert outputs["chunked"].shape == (10, 32, 64, 3)
     assert np.abs(outputs["chunked"] - outputs["whole"]).mean() < 3  # equal before the lossy codec
@@ -390,7 +391,8 @@ def _checkpoint(case: str) -> list[str]:
 @pytest.mark.parametrize(("token_case", "make_input", "decode_args", "problem"), [
     (FSQ, lambda file, folder: folder / "missing.npz", [], "no such file"),
     (FSQ, lambda file, folder: _corrupt(folder), [], "not a token file written by 'vidtok-jax encode'"),
-    (FSQ, lambda file, folder: file, ["--config", "vidtok_fsq_causal_488_32768"], "made with config 'config', not 'vidtok_fsq_causal_488_32768'"),
+    (FSQ, lambda file, folder: file, ["--config", "vidtok_fsq_causal_488_32768"],
+     "made with config 'config', not 'vidtok_fsq_causal_488_32768'"),
     (FSQ, lambda file, folder: file, ["--config", str(REFERENCE / KL / "config.yaml")],
      "made by a different model than config: regularizer fsq, not kl"),
     (FSQ, lambda file, folder: _rewritten(file, folder, lambda ids, meta: ids + 40000), [],

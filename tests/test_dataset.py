@@ -121,7 +121,8 @@ def test_unreadable_videos_are_skipped_counted_and_reported(tmp_path, caplog):
         state = batches.get_state()
         report = batches.bad_files
     assert all(path.endswith("good.mp4") for batch in clips for path in batch["path"])
-    assert all((batch["video"].max(axis=(2, 3, 4)) > -0.5).all() for batch in clips)  # every frame has a channel at 128: none is black
+    assert all((batch["video"].max(axis=(2, 3, 4)) > -0.5).all()
+               for batch in clips)  # every frame has a channel at 128: none is black
     assert report.counts[str(bad)] >= 1 and "not a readable video" in report.reasons[str(bad)]
     assert "broken.mp4" in report.summary() and "broken.mp4" in caplog.text
     assert state["bad_files"][str(bad)][0] == report.counts[str(bad)]

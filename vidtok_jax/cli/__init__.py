@@ -47,7 +47,8 @@ def _model_options(args, config: str, checkpoint: str | None, seed: int) -> Mode
 def _preprocessing(args, spatial_factor: int) -> Preprocessing:
     if args.size is not None and args.size % spatial_factor and not args.pad:
         raise UsageError(f"--size {args.size} is not a multiple of the model's spatial factor {spatial_factor}: "
-                         f"use a multiple such as {max(spatial_factor, args.size // spatial_factor * spatial_factor)}, or add --pad")
+                         f"use a multiple such as {max(spatial_factor, args.size // spatial_factor * spatial_factor)}, "
+                         "or add --pad")
     return Preprocessing(size=args.size, pad=args.pad, fps=args.fps, max_frames=args.max_frames)
 
 
@@ -82,7 +83,8 @@ def run_reconstruct(args) -> int:
     written = 0
     with VideoWriter(args.output, source.fps) as writer:
         for inputs, outputs in reconstruct_video(tokenizer, source, options):
-            frames = side_by_side(inputs, outputs, source.padding) if args.side_by_side else to_output_frames(outputs, source.padding)
+            frames = (side_by_side(inputs, outputs, source.padding) if args.side_by_side
+                      else to_output_frames(outputs, source.padding))
             writer.write(frames)
             written += len(frames)
     print(f"wrote {args.output}: {written} frames at {source.fps:g} fps")
@@ -107,7 +109,8 @@ def _check_same_weights(name: str, metadata: dict, checkpoint: str | None) -> No
     if stored is not None and checkpoint is None:
         raise InputError(f"{name}: made with checkpoint {stored}: pass it with --checkpoint")
     if stored is None and checkpoint is not None:
-        raise InputError(f"{name}: made with random weights (seed {metadata['seed']}), not a checkpoint: decode without --checkpoint")
+        raise InputError(f"{name}: made with random weights (seed {metadata['seed']}), not a checkpoint: "
+                         "decode without --checkpoint")
 
 
 def run_decode(args) -> int:
@@ -193,7 +196,8 @@ def run_flex_decode(args) -> int:
     bundled = args.checkpoint is None
     steps = args.steps or (BUNDLED_FLEX_STEPS if bundled else OFFICIAL_FLEX_STEPS)
     guidance = args.guidance if args.guidance is not None else (BUNDLED_FLEX_GUIDANCE if bundled else OFFICIAL_FLEX_GUIDANCE)
-    return flex_decode(args.input, args.output, _flex_options(args), keeps=args.keep_sweep or ([args.keep] if args.keep else None),
+    return flex_decode(args.input, args.output, _flex_options(args),
+                       keeps=args.keep_sweep or ([args.keep] if args.keep else None),
                        steps=steps, guidance=guidance, apg=not args.cfg, seed=args.seed)
 
 

@@ -52,7 +52,8 @@ class VideoSource:
         """Model-ready frames, float32 ``[n, H, W, 3]`` in [-1, 1], ``READ_BATCH_FRAMES`` at a time."""
         frames = iter_video_frames(self.path, fps=self.preprocessing.fps, max_frames=self.preprocessing.max_frames)
         for batch in regroup((frame[None] for frame in frames), READ_BATCH_FRAMES):
-            pixels = batch if self.preprocessing.size is None else resize_shorter_side_and_center_crop(batch, self.preprocessing.size)
+            pixels = (batch if self.preprocessing.size is None
+                      else resize_shorter_side_and_center_crop(batch, self.preprocessing.size))
             yield pad_to_multiple(to_model_range(pixels), self.spatial_factor)[0]
 
     def read_all(self) -> np.ndarray:

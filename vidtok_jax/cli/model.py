@@ -115,7 +115,8 @@ def _progress(chunks: Iterable[np.ndarray], total: int, description: str, unit: 
             yield chunk
 
 
-def _encoded_pieces(tokenizer: Tokenizer, frames: Iterable[np.ndarray], options: ModelOptions, announced_frames: int) -> Iterator[np.ndarray]:
+def _encoded_pieces(tokenizer: Tokenizer, frames: Iterable[np.ndarray], options: ModelOptions,
+                    announced_frames: int) -> Iterator[np.ndarray]:
     """Latents (KL) or token ids (FSQ) of the frames, a piece at a time, through the tokenizer's public calls."""
     config, tiling = tokenizer.config, options.tiling()
     encode, encode_stream = ((tokenizer.tokenize, tokenizer.tokenize_stream) if config.is_fsq
@@ -173,7 +174,8 @@ def _reconstructed_pieces(tokenizer: Tokenizer, frames: Iterable[np.ndarray], op
         yield from skip_and_take(_unbatched(stream), 0, announced_frames)
 
 
-def reconstruct_video(tokenizer: Tokenizer, source: VideoSource, options: ModelOptions) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def reconstruct_video(tokenizer: Tokenizer, source: VideoSource,
+                      options: ModelOptions) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Encode and decode a video; yields (input frames, their reconstruction) a piece at a time."""
     options = streamed(options, tokenizer.config, source.announced_frames)
     def reconstruct(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:

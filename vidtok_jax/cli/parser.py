@@ -96,8 +96,11 @@ def _model_options(config_help: str) -> argparse.ArgumentParser:
                        help="stream causal models from the file through N frames at a time (a multiple of the temporal "
                             "factor), exactly, so memory does not grow with the video's length; decoding takes "
                             "N / temporal factor latent frames at a time. Non-causal models always run in 16-frame clips")
-    group.add_argument("--tile", nargs="+", action=TileSize, metavar=("H", "W"), help="process frames in overlapping spatial tiles of H x W pixels (also written HxW; multiples of the spatial factor) to bound memory at high resolutions; an approximation")
-    group.add_argument("--tile-overlap", type=non_negative_int, metavar="PIXELS", help="pixels shared by neighbouring tiles, blended (default: a quarter tile)")
+    group.add_argument("--tile", nargs="+", action=TileSize, metavar=("H", "W"),
+                       help="process frames in overlapping spatial tiles of H x W pixels (also written HxW; multiples of the "
+                            "spatial factor) to bound memory at high resolutions; an approximation")
+    group.add_argument("--tile-overlap", type=non_negative_int, metavar="PIXELS",
+                       help="pixels shared by neighbouring tiles, blended (default: a quarter tile)")
     return parent
 
 
@@ -105,10 +108,12 @@ def _video_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("video")
     group.add_argument("--size", type=positive_int, metavar="N",
-                       help="resize the shorter side to N and center-crop N x N (N a multiple of the spatial factor, or add --pad)")
+                       help="resize the shorter side to N and center-crop N x N (N a multiple of the spatial factor, "
+                            "or add --pad)")
     group.add_argument("--pad", action="store_true",
                        help="keep every pixel: pad height and width to multiples of the spatial factor, crop back after decoding")
-    group.add_argument("--fps", type=positive_float, help="resample to about this frame rate (keeps every round(video fps / FPS)-th frame)")
+    group.add_argument("--fps", type=positive_float,
+                       help="resample to about this frame rate (keeps every round(video fps / FPS)-th frame)")
     group.add_argument("--max-frames", type=positive_int, metavar="N", help="use only the first N frames (after --fps)")
     return parent
 
@@ -128,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "its size (or the --size crop).")
     reconstruct.add_argument("input", metavar="IN", help="input video")
     reconstruct.add_argument("output", metavar="OUT", help="output video (.mp4)")
-    reconstruct.add_argument("--side-by-side", action="store_true", help="write the input and the reconstruction next to each other")
+    reconstruct.add_argument("--side-by-side", action="store_true",
+                             help="write the input and the reconstruction next to each other")
 
     encode = commands.add_parser(
         "encode", parents=[model, video], help="video to latents (KL) or token ids (FSQ) in an .npz",
@@ -162,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     encode_dir.add_argument("destination", metavar="DST", help="output folder")
     encode_dir.add_argument("--shard-size", type=positive_int, default=DEFAULT_SHARD_SIZE, metavar="N",
                             help=f"videos per shard (default: {DEFAULT_SHARD_SIZE})")
-    encode_dir.add_argument("--data-dir", metavar="DIR", help="folder the CSV's paths are relative to (default: the CSV's folder)")
+    encode_dir.add_argument("--data-dir", metavar="DIR",
+                            help="folder the CSV's paths are relative to (default: the CSV's folder)")
 
     evaluate = commands.add_parser(
         "evaluate", parents=[model, video], help="reconstruction quality over many videos: PSNR, SSIM, LPIPS, FVD",
@@ -172,14 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
                     "and LPIPS, their means, FVD over the clips, the settings), a table on stdout, and for the "
                     "first videos a frame grid (input / reconstruction / error x4) and a per-frame PSNR plot as "
                     "PNG. Unreadable videos are reported and the exit status is then 1.")
-    evaluate.add_argument("--data", required=True, metavar="DIR_OR_CSV", help="folder of videos, or CSV file with a 'videos' column (paths relative to its folder)")
+    evaluate.add_argument("--data", required=True, metavar="DIR_OR_CSV",
+                          help="folder of videos, or CSV file with a 'videos' column (paths relative to its folder)")
     evaluate.add_argument("--out", default="evaluation", metavar="DIR", help="output folder (default: evaluation)")
     evaluate.add_argument("--frames", type=positive_int, metavar="N",
                           help="clip length (default: 17 for causal models, 16 for non-causal); also the FVD window")
     evaluate.add_argument("--whole-video", action="store_true",
-                          help="reconstruct each video in one piece (causal models: streamed with --chunk-frames) instead of clips")
+                          help="reconstruct each video in one piece (causal models: streamed with --chunk-frames) "
+                               "instead of clips")
     evaluate.add_argument("--max-videos", type=positive_int, metavar="N", help="evaluate only the first N videos")
-    evaluate.add_argument("--lpips-net", choices=("vgg", "alex"), default="vgg", help="LPIPS network (default: vgg, as VidTok reports)")
+    evaluate.add_argument("--lpips-net", choices=("vgg", "alex"), default="vgg",
+                          help="LPIPS network (default: vgg, as VidTok reports)")
     evaluate.add_argument("--no-fvd", action="store_true", help="skip FVD (slow without an accelerator)")
     evaluate.add_argument("--max-pictures", type=non_negative_int, default=4, metavar="N",
                           help="write the PNG pictures of the first N videos (default: 4)")
@@ -206,7 +216,8 @@ def _flex_options() -> argparse.ArgumentParser:
                             "beside model.safetensors) or Hub id (e.g. EPFL-VILAB/videoflextok_d18_d28) (default: the "
                             "bundled VideoFlexTok, where this version ships one)")
     group.add_argument("--vidtok-config", metavar="CONFIG",
-                       help="config of the VidTok stage when the file has no vae.vidtok.* weights (default: vidtok_kl_causal_488_16chn)")
+                       help="config of the VidTok stage when the file has no vae.vidtok.* weights "
+                            "(default: vidtok_kl_causal_488_16chn)")
     group.add_argument("--vidtok-checkpoint", metavar="FILE", help="weights of that VidTok stage (.ckpt or .safetensors)")
     group.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="compute type (default: float32)")
     return parent

@@ -93,7 +93,8 @@ def check_token_file_matches(name: str, tokens: np.ndarray, metadata: dict, conf
     """Refuse tokens made by another model: the config name, the model signature and the array must fit ``config``."""
     made_by = metadata.get("config_name")
     if made_by != config.name:
-        raise InputError(f"{name}: made with config '{made_by}', not '{config.name}': decode with --config {metadata.get('config')}")
+        raise InputError(f"{name}: made with config '{made_by}', not '{config.name}': "
+                         f"decode with --config {metadata.get('config')}")
     expected, found = model_signature(config), metadata.get("model", {})
     differences = [f"{key} {found.get(key)}, not {value}" for key, value in expected.items() if found.get(key) != value]
     if differences:

@@ -117,7 +117,8 @@ def batched_clips(config: DataConfig, paths: list[str]) -> grain.MapDataset:
 
 
 def _use_flag_defaults_unless_parsed() -> None:
-    """grain's worker processes read its absl flags, which raise until parsed: programs that never parse absl flags get the defaults."""
+    """grain's worker processes read its absl flags, which raise until parsed: programs that never parse absl flags get the
+    defaults."""
     if not flags.FLAGS.is_parsed():
         flags.FLAGS.mark_as_parsed()
 
@@ -146,7 +147,8 @@ class VideoBatchIterator:
         dataset = self._dataset[self._next_batch :].to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=2))
         if self.config.num_workers > 0:
             _use_flag_defaults_unless_parsed()
-            dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=self.config.num_workers, per_worker_buffer_size=1),
+            dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=self.config.num_workers,
+                                                                       per_worker_buffer_size=1),
                                           worker_init_fn=_leave_ctrl_c_to_the_main_process)
         self._batches = iter(dataset)
 

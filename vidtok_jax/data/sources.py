@@ -6,7 +6,8 @@ import os
 
 from vidtok_jax.errors import ConfigError
 
-VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp", ".ogv"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp",
+                              ".ogv"})
 
 _META_COLUMN = "videos"
 

@@ -181,7 +181,8 @@ def _read_after_seek(name: str, wanted: set[int], first: int, last: int) -> dict
             return None
         origin = stream.start_time or 0
         container.seek(origin + int(first / (rate * time_base)), stream=stream)
-        indexed = ((round((frame.pts - origin) * time_base * rate), frame) for frame in container.decode(stream) if frame.pts is not None)
+        indexed = ((round((frame.pts - origin) * time_base * rate), frame)
+                   for frame in container.decode(stream) if frame.pts is not None)
         head = next(indexed, None)
         if head is None or head[0] > first:
             return None
@@ -234,7 +235,8 @@ class VideoWriter:
         self.fps = Fraction(fps).limit_denominator(1001)
         self.codec = codec or ("libx264" if "libx264" in av.codecs_available else "mpeg4")
         stem, extension = os.path.splitext(os.path.basename(self.path))
-        self._temp_path = os.path.join(os.path.dirname(os.path.abspath(self.path)), f".{stem}.{uuid.uuid4().hex[:12]}.partial{extension}")
+        self._temp_path = os.path.join(os.path.dirname(os.path.abspath(self.path)),
+                                       f".{stem}.{uuid.uuid4().hex[:12]}.partial{extension}")
         self._format = None if extension else "mp4"
         self._container = None
         self._stream = None
@@ -281,7 +283,8 @@ class VideoWriter:
             self._start(*batch.shape[1:3])
         expected = (self._stream.height, self._stream.width)
         if batch.shape[1:3] != expected:
-            raise InputError(f"{self.path}: frames of size {list(batch.shape[1:3])} do not match the first frames' size {list(expected)}")
+            raise InputError(f"{self.path}: frames of size {list(batch.shape[1:3])} do not match the first frames' size "
+                             f"{list(expected)}")
         for array in batch:
             frame = av.VideoFrame.from_ndarray(array, format="rgb24")
             frame.pts = self._frame_count

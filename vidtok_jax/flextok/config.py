@@ -379,7 +379,8 @@ def _encoder(spec: Mapping) -> EncoderConfig:
         registers_name=name("registers"), t_max=_whole(_require(regs, "t_max", w("registers")), w("registers"), "t_max"),
         num_registers=_whole(regs.get("n_eval") or n_max, w("registers"), "n_eval"), max_registers=n_max,
         trunk=_trunk(name("trunk"), steps["trunk"][1], packer, w("trunk"), w("packer"), adaln=False),
-        head_name=name("head"), head_bias=bool(head.get("proj_bias", True)), code_dim=_whole(_require(head, "dim_out", w("head")), w("head"), "dim_out"),
+        head_name=name("head"), head_bias=bool(head.get("proj_bias", True)),
+        code_dim=_whole(_require(head, "dim_out", w("head")), w("head"), "dim_out"),
         head_init=_head_init(head, w("head")), code_norm=_flag(head, CODE_NORM_KEY, w("head")))
 
 
@@ -444,9 +445,11 @@ def _decoder(spec: Mapping) -> DecoderConfig:
         nested_dropout_name=name("nested_dropout"),
         keep_k_sampling=str(steps["nested_dropout"][1].get("size_sampling_mode", "uniform")),
         prefix_masking_name=name("prefix") if "prefix" in steps else None,
-        nullcond_name=name("nullcond"), nullcond_dropout=_number(null.get("dropout_prob", 0.0), w("nullcond"), "dropout_prob", 0.0, 1.0),
+        nullcond_name=name("nullcond"),
+        nullcond_dropout=_number(null.get("dropout_prob", 0.0), w("nullcond"), "dropout_prob", 0.0, 1.0),
         patch=patch, posemb=_posemb(name("posemb"), steps["posemb"][1], w("posemb"), 3),
-        time_embedder_name=name("time"), frequency_size=_whole(time.get("frequency_embedding_size", 256), w("time"), "frequency_embedding_size", 2),
+        time_embedder_name=name("time"),
+        frequency_size=_whole(time.get("frequency_embedding_size", 256), w("time"), "frequency_embedding_size", 2),
         max_timestep=_number(time.get("max_timestep", 1000.0), w("time"), "max_timestep", 1e-6, 1e9),
         trunk=_trunk(name("trunk"), steps["trunk"][1], packer, w("trunk"), w("packer"), adaln=True),
         head_name=name("head"), head_adaln=bool(head.get("adaLN_emb_read_key")),

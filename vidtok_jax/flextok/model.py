@@ -29,7 +29,8 @@ from vidtok_jax.checked_values import finite_number, whole_number
 from vidtok_jax.checkpoints.state_dict import params_from_state_dict, state_dict_from_params
 from vidtok_jax.config import RegularizerConfig, load_model_config
 from vidtok_jax.errors import ConfigError, InputError
-from vidtok_jax.flextok.checkpoint import CHUNK_FRAMES, OVERLAP_FRAMES, read_flextok_file, split_state, write_flextok_file, write_flextok_hub_folder
+from vidtok_jax.flextok.checkpoint import (CHUNK_FRAMES, OVERLAP_FRAMES, read_flextok_file, split_state, write_flextok_file,
+                                           write_flextok_hub_folder)
 from vidtok_jax.flextok.config import FlexTokConfig, flextok_config_from_dict
 from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
 from vidtok_jax.flextok.sampler import Guidance, sample
@@ -158,8 +159,8 @@ class VideoFlexTok:
         """The FSQ codes `[B, t, r, code_dim]` of token ids `[B, t, r]`."""
         return self.fsq.indices_to_codes(self.check_ids(ids))
 
-    def velocity(self, ids, noisy, t, *, keep: int | Sequence[int] | np.ndarray | None = None, null: bool | Sequence[bool] = False,
-                 prefix: int | Sequence[int] = 0) -> jax.Array:
+    def velocity(self, ids, noisy, t, *, keep: int | Sequence[int] | np.ndarray | None = None,
+                 null: bool | Sequence[bool] = False, prefix: int | Sequence[int] = 0) -> jax.Array:
         """One decoder call: the velocity `[B, t, h, w, C]` of `noisy` latents at flow times `t` (scalar or `[B]`).
 
         `noisy` and the velocity are in the flow model's space (`to_model_space`: VidTok latents divided

@@ -186,7 +186,8 @@ def interleave(patches: jax.Array, registers: jax.Array) -> jax.Array:
 
 def timestep_frequencies(size: int, max_timestep: float) -> np.ndarray:
     half = size // 2
-    return ((1000.0 / max_timestep) * np.exp(-math.log(TIME_MAX_PERIOD) * np.arange(half, dtype=np.float32) / half)).astype(np.float32)
+    return ((1000.0 / max_timestep)
+            * np.exp(-math.log(TIME_MAX_PERIOD) * np.arange(half, dtype=np.float32) / half)).astype(np.float32)
 
 
 class FlexEncoder(nn.Module):
@@ -199,13 +200,15 @@ class FlexEncoder(nn.Module):
     def __call__(self, latents: jax.Array) -> jax.Array:
         cfg, dim = self.config, self.config.trunk.dim
         patches = patchify(latents.astype(self.dtype), cfg.patch.patch_sizes)
-        patches = nn.Dense(cfg.patch.dim, dtype=self.dtype, kernel_init=xavier, name=official(cfg.patch.name, "patch_proj"))(patches)
+        patches = nn.Dense(cfg.patch.dim, dtype=self.dtype, kernel_init=xavier,
+                           name=official(cfg.patch.name, "patch_proj"))(patches)
         patches = PositionalEmbedding(cfg.posemb, dim, name=official(cfg.posemb.name))(patches)
         b, t, h, w, _ = patches.shape
         table = self.param(official(cfg.registers_name, "registers"), small_normal, (cfg.t_max, cfg.max_registers, dim))
         registers = jnp.broadcast_to(table[:t, :cfg.num_registers].astype(patches.dtype), (b, t, cfg.num_registers, dim))
         mask = attention_mask(cfg.trunk.mask_mode, t, h * w, cfg.num_registers)
-        seq = Trunk(cfg.trunk, self.dtype, name=official(cfg.trunk.name))(interleave(patches.reshape(b, t, h * w, dim), registers), mask)
+        seq = Trunk(cfg.trunk, self.dtype, name=official(cfg.trunk.name))(
+            interleave(patches.reshape(b, t, h * w, dim), registers), mask)
         registers = seq.reshape(b, t, h * w + cfg.num_registers, dim)[:, :, h * w:]
         init = xavier if cfg.head_init == "xavier" else nn.initializers.zeros
         head = nn.Dense(cfg.code_dim, use_bias=cfg.head_bias, dtype=self.dtype, kernel_init=init,
@@ -257,7 +260,8 @@ class FlexDecoder(nn.Module):
         cfg, dim = self.config, self.config.trunk.dim
         registers = self.register_tokens(codes, keep, prefix, null)
         patches = patchify(noisy.astype(self.dtype), cfg.patch.patch_sizes)
-        patches = nn.Dense(cfg.patch.dim, dtype=self.dtype, kernel_init=xavier, name=official(cfg.patch.name, "patch_proj"))(patches)
+        patches = nn.Dense(cfg.patch.dim, dtype=self.dtype, kernel_init=xavier,
+                           name=official(cfg.patch.name, "patch_proj"))(patches)
         patches = PositionalEmbedding(cfg.posemb, dim, name=official(cfg.posemb.name))(patches)
         temb = self.time_embedding(t)
         b, tt, h, w, _ = patches.shape

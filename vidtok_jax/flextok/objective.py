@@ -134,7 +134,8 @@ def flow_matching_loss(encoder: FlexEncoder, decoder: FlexDecoder, fsq: FSQ, par
     if objective.readout_weight:
         readout["readout_loss"] = readout_error(params["readout"], codes, keep, latents)
         loss = loss + objective.readout_weight * readout["readout_loss"]
-    logs = {"flow_loss": flow_loss, "code_rms": jnp.sqrt(code_square), "mean_keep": jnp.mean(keep.astype(jnp.float32)), "null_fraction": jnp.mean(null),
+    logs = {"flow_loss": flow_loss, "code_rms": jnp.sqrt(code_square), "mean_keep": jnp.mean(keep.astype(jnp.float32)),
+            "null_fraction": jnp.mean(null),
             "mean_prefix": jnp.mean(prefix.astype(jnp.float32)), "mean_sigma": jnp.mean(sigma), **readout}
     return loss, logs
 

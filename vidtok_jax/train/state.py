@@ -3,7 +3,8 @@
 ``generator`` holds what the generator optimizer trains: the autoencoder parameters (both
 networks in stage 1, only the decoder in stage 2) and the learned log-variance. In stage 2 the
 encoder sits in ``frozen``: it gets no gradient, no optimizer state and no EMA. Everything is
-float32 whatever the compute dtype; ``rng`` is the raw data of the run's base key, from which each step folds in its number. The state is created under ``jax.jit`` with the shardings of
+float32 whatever the compute dtype; ``rng`` is the raw data of the run's base key, from which each step folds in its number.
+The state is created under ``jax.jit`` with the shardings of
 ``mesh.state_shardings``, so no device ever holds more than its shard.
 """
 
