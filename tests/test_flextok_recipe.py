@@ -41,6 +41,17 @@ def test_sigma_location_moves_the_noise_levels_towards_pure_noise(location, expe
     assert float(logs["mean_sigma"]) == pytest.approx(expected, abs=0.03)
 
 
+@pytest.mark.parametrize("fraction", [0.0, 0.5, 1.0])
+def test_keep_all_fraction_makes_that_fraction_of_clips_keep_every_token(fraction):
+    """k uniform in 1..R for the others: mean k = f * R + (1 - f) * (R + 1) / 2."""
+    flex = perturbed(vt.random_videoflextok(flextok_hydra_config(**SMALL)))
+    r = flex.num_registers
+    objective = FlowObjective(keep_sampling="uniform", keep_all_fraction=fraction)
+    logs = flow_matching_loss(flex.encoder, flex.decoder, flex.fsq, flex.params, latents((1024, 1, 4, 4, 16)),
+                              jax.random.key(0), objective)[1]
+    assert float(logs["mean_keep"]) == pytest.approx(fraction * r + (1 - fraction) * (r + 1) / 2, abs=0.25)
+
+
 def test_latent_scale_auto_is_the_standard_deviation_of_each_channel():
     rng = np.random.default_rng(0)
     std = np.array([0.5, 2.0, 7.0])
@@ -75,7 +86,9 @@ def test_a_bad_latent_scale_in_a_file_is_refused(bad):
 @pytest.mark.parametrize("setting, message", [("flextok.latent_scale=[1, -2]", "latent_scale"),
                                               ("flextok.latent_scale=yes", "latent_scale"),
                                               ("flextok.sigma_location=9", "sigma_location"),
-                                              ("flextok.sigma_location=.nan", "sigma_location")])
+                                              ("flextok.sigma_location=.nan", "sigma_location"),
+                                              ("flextok.keep_all_fraction=1.5", "keep_all_fraction"),
+                                              ("data.data_dir=[a, b]", "a list of folders is for data.source=latents")])
 def test_bad_recipe_settings_are_refused(setting, message):
     with pytest.raises(vt.ConfigError, match=message):
         load_train_config("flex_tiny_cpu", [setting])

@@ -237,6 +237,16 @@ def test_latent_shards_give_the_latents_and_the_steps_of_the_on_the_fly_path(tmp
     step = lambda family, inputs: jax.jit(family.train_step)(state, inputs, family.aux())[0].params  # noqa: E731
     _assert_same_tree(step(from_latents, jnp.asarray(np.stack(stored))), step(on_the_fly, jnp.asarray(clips)), atol=1e-6)
 
+    smaller = tmp_path / "shards16"  # a list of folders: the same clips encoded at two sizes
+    assert cli_main(["encode-dir", str(videos), str(smaller), "--size", "16"]) == 0
+    both = read_latent_shards([shards, smaller])
+    assert [z.shape[1:3] for z in both] == [(8, 8), (8, 8), (4, 4), (4, 4)]
+    family = FlexTokFamily(load_train_config("flex_tiny_cpu", [f"data.data_dir=[{shards}, {smaller}]", *sets[1:],
+                                                               "data.source=latents"]))
+    assert family.reads_latents
+    with pytest.raises(vt.ConfigError, match="name an encode-dir folder"):
+        read_latent_shards([])
+
     with pytest.raises(vt.ConfigError, match="family: videoflextok"):
         load_train_config("tiny_cpu", [*sets, "data.source=latents"])
     with pytest.raises(vt.ConfigError, match="encode-dir"):

@@ -11,6 +11,9 @@ whole encoded frame (a video encoded at the training clip's length and size give
 latents, and so the training steps, of the on-the-fly path). Later windows and smaller crops
 also carry the causal context of the frames and pixels around them, as a long video's encoding does.
 
+``data.data_dir`` names one encode-dir folder or a list of them (encodings of the same videos at two
+sizes, say: whole downscaled frames and crops of larger ones); all must come from the same VidTok.
+
 Batch ``i`` is a pure function of the seed and ``i`` (``SeededBatches``).
 """
 
@@ -44,8 +47,19 @@ def read_shard_index(folder: str | os.PathLike) -> dict:
     return index
 
 
-def read_latent_shards(folder: str | os.PathLike) -> list[np.ndarray]:
-    """Every video's latents ``[t, h, w, C]`` (float32) in an encode-dir folder."""
+def latent_folders(data_dir: str | os.PathLike | list) -> list[str]:
+    """The encode-dir folders that ``data.data_dir`` names: one folder, or a list of them."""
+    folders = [data_dir] if isinstance(data_dir, (str, os.PathLike)) else list(data_dir)
+    if not folders or not all(isinstance(folder, (str, os.PathLike)) for folder in folders):
+        raise ConfigError(f"data.data_dir={data_dir!r}: name an encode-dir folder, or a list of them")
+    return [os.fspath(folder) for folder in folders]
+
+
+def read_latent_shards(data_dir: str | os.PathLike | list) -> list[np.ndarray]:
+    """Every video's latents ``[t, h, w, C]`` (float32) in an encode-dir folder, or in each of a list of them."""
+    if len(folders := latent_folders(data_dir)) > 1:
+        return [z for folder in folders for z in read_latent_shards(folder)]
+    folder = folders[0]
     latents = []
     for shard, names in sorted(read_shard_index(folder)["shards"].items()):
         with np.load(os.path.join(os.fspath(folder), shard), allow_pickle=False) as arrays:

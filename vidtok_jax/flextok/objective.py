@@ -5,6 +5,8 @@ For a batch of VidTok latents `[B, t, h, w, C]` and a PRNG key:
 - nested dropout: each clip keeps its first k registers per latent frame, k drawn from the
   powers of two up to R (the decoder's `pow2` sampling mode) or uniformly from 1..R (`uniform`);
   `none` keeps all R (a model trained without nested dropout, the control of a coarse-to-fine study);
+  `keep_all_fraction` (this port's, 0 by default) of the clips keep all R whatever was drawn: the decoder
+  otherwise sees the last registers in few draws (1/R of them under `uniform`) and is slow to read them;
 - null-condition dropout: with the null condition's `dropout_prob` a clip's registers are all
   replaced by the learned null condition (what classifier-free guidance needs at inference);
 - rectified flow (the official `MinRFNoiseModule`): noise level sigma = sigmoid(N(m, 1))
@@ -57,6 +59,7 @@ class FlowObjective:
     sigma_location: float = 0.0
     code_penalty: float = 0.0
     readout_weight: float = 0.0
+    keep_all_fraction: float = 0.0
 
     @classmethod
     def from_config(cls, config: FlexTokConfig) -> "FlowObjective":
@@ -112,6 +115,9 @@ def flow_matching_loss(encoder: FlexEncoder, decoder: FlexDecoder, fsq: FSQ, par
     values = encoder.apply({"params": params["encoder"]}, latents if tokens_of is None else tokens_of)
     codes = fsq.quantize(values)
     keep = sample_keep(k_keep, b, codes.shape[2], objective.keep_sampling)
+    if objective.keep_all_fraction:
+        keep = jnp.where(jax.random.bernoulli(jax.random.fold_in(k_keep, 1), objective.keep_all_fraction, (b,)),
+                         codes.shape[2], keep)
     null = jax.random.bernoulli(k_null, objective.null_prob, (b,))
     normal = jax.random.normal(k_sigma, (b,))
     sigma = jax.nn.sigmoid(normal + objective.sigma_location) if objective.logit_normal else jax.random.uniform(k_sigma, (b,))

@@ -27,7 +27,7 @@ import optax
 from flax import struct
 
 from vidtok_jax.config import RegularizerConfig
-from vidtok_jax.data.latent_shards import read_latent_shards, read_shard_index
+from vidtok_jax.data.latent_shards import latent_folders, read_latent_shards, read_shard_index
 from vidtok_jax.default_model import with_default_weights
 from vidtok_jax.errors import ConfigError
 from vidtok_jax.flextok.checkpoint import read_flextok_file, split_state
@@ -117,7 +117,8 @@ class FlexTokFamily:
         self.fsq = FSQ(RegularizerConfig(kind="fsq", levels=cfg.levels))
         self.objective = dataclasses.replace(FlowObjective.from_config(cfg), sigma_location=float(section["sigma_location"]),
                                              code_penalty=float(section["code_penalty"]),
-                                             readout_weight=float(section["readout_weight"]))
+                                             readout_weight=float(section["readout_weight"]),
+                                             keep_all_fraction=float(section["keep_all_fraction"]))
         if section["keep_sampling"] is not None:
             self.objective = dataclasses.replace(self.objective, keep_sampling=section["keep_sampling"])
         self.optimizer = generator_optimizer(config)
@@ -147,12 +148,13 @@ class FlexTokFamily:
                               f"{cfg.encoder.t_max} do not fit")
 
     def _check_shards_match(self, name: str, weights) -> None:
-        settings = read_shard_index(self.config.data.data_dir)["settings"]
-        made_by = (settings.get("config_name"), settings.get("checkpoint"))
-        if made_by[0] != self.vidtok.config.name or made_by[1] not in (None, Path(weights).name):
-            raise ConfigError(f"data.data_dir={self.config.data.data_dir} holds latents of {made_by[0]} "
-                              f"({made_by[1] or 'weights not recorded'}), but the frozen VidTok stage is {name} "
-                              f"({Path(weights).name}): encode the videos with the same model")
+        for folder in latent_folders(self.config.data.data_dir):
+            settings = read_shard_index(folder)["settings"]
+            made_by = (settings.get("config_name"), settings.get("checkpoint"))
+            if made_by[0] != self.vidtok.config.name or made_by[1] not in (None, Path(weights).name):
+                raise ConfigError(f"data.data_dir: {folder} holds latents of {made_by[0]} "
+                                  f"({made_by[1] or 'weights not recorded'}), but the frozen VidTok stage is {name} "
+                                  f"({Path(weights).name}): encode the videos with the same model")
 
     def initial_weights(self) -> dict | None:
         source = self.config.init.checkpoint

@@ -68,7 +68,8 @@ DEFAULTS: dict[str, Any] = {
     # (the arguments of vidtok_jax.flextok.presets.flextok_hydra_config) unless init.checkpoint is an
     # official VideoFlexTok file to fine-tune; `eval_steps` sampler steps for the evaluation PSNR.
     # keep_sampling: how nested dropout draws k per clip: the model config's mode when null, else pow2,
-    # uniform or none (always all R tokens: the control without nested dropout).
+    # uniform or none (always all R tokens: the control without nested dropout). keep_all_fraction: the
+    # fraction of clips that keep all R tokens whatever keep_sampling draws (0: none, as official).
     # sigma_location: mean of the logit-normal noise levels (0: the official sampling; > 0 draws more
     # levels near pure noise, where only the tokens tell clips apart). latent_scale: the per-channel
     # scale the VidTok latents are divided by before the VideoFlexTok sees them (null: none, as the
@@ -77,7 +78,8 @@ DEFAULTS: dict[str, Any] = {
     # readout_weight: weight of a linear read-out of the latents from the kept token codes, trained beside the
     # model and dropped at export (0: none, as official; see vidtok_jax.flextok.objective).
     "flextok": {"shape": {}, "vidtok_checkpoint": None, "eval_steps": 8, "keep_sampling": None,
-                "sigma_location": 0.0, "latent_scale": None, "code_penalty": 0.0, "readout_weight": 0.0},
+                "sigma_location": 0.0, "latent_scale": None, "code_penalty": 0.0, "readout_weight": 0.0,
+                "keep_all_fraction": 0.0},
 }
 
 
@@ -320,6 +322,8 @@ def _check_family_and_model(raw: dict, model: ModelConfig) -> None:
         for key in ("code_penalty", "readout_weight"):
             weight = _typed(raw, "flextok", key, float)
             _require(math.isfinite(weight) and weight >= 0, f"flextok.{key} must be a finite number >= 0, got {weight}")
+        fraction = _typed(raw, "flextok", "keep_all_fraction", float)
+        _require(0 <= fraction <= 1, f"flextok.keep_all_fraction must be a number in [0, 1], got {fraction}")
         scale = raw["flextok"]["latent_scale"]
         _require(scale in (None, "auto") or (isinstance(scale, list) and scale and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in scale)),
@@ -346,12 +350,14 @@ def _check_data(raw: dict, model: ModelConfig) -> None:
     _require(data["source"] in DATA_SOURCES, f"data.source must be one of {DATA_SOURCES}, got {data['source']!r}")
     _require(data["source"] != "videos" or data["data_dir"] is not None,
              "data.source=videos needs data.data_dir (a folder of videos, or the root of data.meta_path's paths)")
+    _require(data["source"] == "latents" or data["data_dir"] is None or isinstance(data["data_dir"], str),
+             f"data.data_dir={data['data_dir']!r}: a list of folders is for data.source=latents; name one folder")
     if data["source"] == "latents":
         _require(raw["family"] == "videoflextok", "data.source=latents (a frozen VidTok's latents from 'vidtok-jax "
                  "encode-dir') trains a second stage over a VidTok: set family: videoflextok, or read videos")
         _require(data["data_dir"] is not None and raw["eval"]["data_dir"] is not None,
-                 "data.source=latents needs data.data_dir (an encode-dir output folder) and eval.data_dir (videos: "
-                 "evaluation decodes back to pixels)")
+                 "data.source=latents needs data.data_dir (an encode-dir output folder, or a list of them) and "
+                 "eval.data_dir (videos: evaluation decodes back to pixels)")
     for key in ("num_frames", "height", "width", "batch_size"):
         _typed(raw, "data", key, int, positive=True)
     _typed(raw, "data", "sample_fps", float, positive=True)
