@@ -59,9 +59,10 @@ def test_motion_data_is_deterministic_moves_and_never_reads_the_held_out_clip(tm
     real_read = motion_data.read_video
     monkeypatch.setattr(motion_data, "read_video", lambda path, **kw: read.append(Path(path).stem) or real_read(path, **kw))
     monkeypatch.setattr(motion_data, "write_video", lambda path, frames, fps: written.__setitem__(path, frames))
+    kinds = tuple(kind for kind in motion_data.ALL_KINDS if kind != "film")  # film: below
     builds = [motion_data.build(tmp_path / name, clips_per_kind=2, num_frames=9, size=32, seed=seed,
-                                kinds=motion_data.ALL_KINDS) for name, seed in (("a", 3), ("b", 3), ("c", 4))]
-    assert motion_data.HELD_OUT not in read and len(builds[0]) == 2 * len(motion_data.ALL_KINDS)
+                                kinds=kinds) for name, seed in (("a", 3), ("b", 3), ("c", 4))]
+    assert motion_data.HELD_OUT not in read and len(builds[0]) == 2 * len(kinds)
     with pytest.raises(ValueError, match="unknown clip kinds"):
         motion_data.build(tmp_path / "d", clips_per_kind=1, kinds=("camra",))
     first, again, other = ([written[path] for path in paths] for paths in builds)
@@ -72,3 +73,29 @@ def test_motion_data_is_deterministic_moves_and_never_reads_the_held_out_clip(tm
         assert np.abs(np.diff(clip.astype(np.float32), axis=0)).mean() > 0.5  # every kind moves
     saturated = [clip for path, clip in zip(builds[0], first) if path.parent.name == "saturated"]
     assert all(clip.max(axis=-1).mean() - clip.min(axis=-1).mean() > 120 for clip in saturated)
+
+
+def test_frames_outside_drops_every_frame_near_an_excerpt_frame():
+    from vidtok_jax.train.film import MARGIN, frames_outside
+
+    film = np.random.default_rng(0).integers(0, 256, (300, 16, 16, 3), dtype=np.uint8)
+    runs = frames_outside(film, [film[100:120]], min_length=10)
+    assert [len(run) for run in runs] == [100 - MARGIN, 300 - 120 - MARGIN]
+    assert np.array_equal(runs[0], film[:100 - MARGIN]) and np.array_equal(runs[1], film[120 + MARGIN:])
+    assert [len(run) for run in frames_outside(film, [film[100:120]], min_length=100 - MARGIN + 1)] == [156]
+
+
+def test_the_film_kind_cuts_windows_of_the_film_and_needs_its_path(tmp_path):
+    from vidtok_jax.train import motion_data
+
+    t = np.arange(120, dtype=np.float32)[:, None, None, None]
+    y, x = (grid[None, ..., None] for grid in np.mgrid[0:48, 0:64].astype(np.float32))
+    film = np.clip(np.rint(127 + 120 * np.sin((x + 2 * t) / 7.0 + y * np.array([0.05, 0.1, 0.2]))), 0, 255)
+    write_video(tmp_path / "trailer.mp4", film.astype(np.uint8), 24.0)
+    paths = motion_data.build(tmp_path / "data", clips_per_kind=3, num_frames=9, size=32, kinds=("film",),
+                              film=tmp_path / "trailer.mp4")
+    clips = [read_video(path)[0] for path in paths]
+    assert len(clips) == 3 and all(clip.shape == (9, 32, 32, 3) for clip in clips)
+    assert all(np.abs(np.diff(clip.astype(np.float32), axis=0)).mean() > 0.5 for clip in clips)
+    with pytest.raises(ValueError, match="--film"):
+        motion_data.build(tmp_path / "none", clips_per_kind=1, kinds=("film",))

