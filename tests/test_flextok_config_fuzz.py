@@ -96,6 +96,8 @@ def _hub_folder(tmp_path):
     ("chunk_size", "17", "chunk_size must be a whole number"),
     ("overlap_size_frames", 17, r"overlap_size_frames must be a whole number in \[0, 16\]"),
     ("vae_video_sizes", [5, -8, 8], r"vae_video_sizes\[1\] must be a whole number"),
+    ("sampler_steps", 0, r"sampler_steps must be a whole number in \[1, 1000\]"),
+    ("sampler_steps", 2.5, "sampler_steps must be a whole number"),
 ])
 def test_hub_chunk_settings_are_checked_when_the_folder_is_read(tmp_path, key, value, message):
     folder = _hub_folder(tmp_path)

@@ -5,6 +5,8 @@ that exports, names that VidTok and its clip size, and loads back."""
 
 from __future__ import annotations
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -117,6 +119,20 @@ def test_a_model_over_the_bundled_vidtok_exports_a_hub_folder_that_loads_back(tm
     jax.tree_util.tree_map(np.testing.assert_array_equal, loaded.vidtok.params, vidtok.params)
     single = vt.load_videoflextok(vt.export_videoflextok(flex, tmp_path / "flex.safetensors"))
     assert single.config.vidtok_id == "vidtok_jax_default" and single.vidtok is not None
+    assert loaded.sampler_steps == 30 and "sampler_steps" not in json.loads((tmp_path / "flex" / "config.json").read_text())
+
+
+def test_a_hub_folder_sets_the_sampler_steps_that_detokenize_takes_by_default(tmp_path):
+    flex = scaled_model(vidtok_id="vidtok_jax_default", vidtok=vt.load_tokenizer())
+    flex.latent_size = (8, 8)
+    flex.sampler_steps = 1
+    loaded = vt.load_videoflextok(vt.export_videoflextok(flex, tmp_path / "flex").parent)
+    assert loaded.sampler_steps == 1
+    ids = loaded.tokenize_latents(latents() * jnp.asarray(SCALE))
+    noise = latents(seed=4)
+    default = loaded.detokenize_latents(ids, noise=noise)
+    np.testing.assert_array_equal(default, loaded.detokenize_latents(ids, noise=noise, steps=1))
+    assert not np.allclose(default, loaded.detokenize_latents(ids, noise=noise, steps=3), atol=1e-4)
 
 
 def _keys(path) -> list[str]:
@@ -146,8 +162,3 @@ def test_the_readout_sees_only_the_kept_codes_and_is_exact_for_a_linear_truth():
     changed = codes.at[0, :, 1:].set(0.5)  # registers the first clip does not keep
     assert float(readout_error(readout, changed, keep, truth)) < 1e-10
     assert float(readout_error(readout, codes.at[0, :, 0].set(0.5), keep, truth)) > 1e-4
-
-
-def test_without_a_bundled_videoflextok_the_default_load_says_what_to_give_instead():
-    with pytest.raises(vt.CheckpointError, match="no VideoFlexTok is bundled with this version .* Hub id"):
-        vt.load_videoflextok()

@@ -199,6 +199,14 @@ def test_engine_trains_resumes_after_kill_9_exactly_and_exports(tmp_path, flex_c
     _assert_same_tree(jax.device_get(flex.params), trained)
     ids = flex.tokenize(jnp.zeros((1, 17, 32, 32, 3)))
     assert ids.shape == (1, 5, 8) == (1, 5, R)
+    export = [sys.executable, "-m", "vidtok_jax.train", "export", "--workdir", str(straight), "--sampler-steps", "2"]
+    result = subprocess.run([*export, "--out", str(tmp_path / "hub")], cwd=REPO, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert vt.load_videoflextok(tmp_path / "hub").sampler_steps == 2
+    refused = subprocess.run([*export, "--out", str(tmp_path / "file.safetensors")], cwd=REPO, capture_output=True,
+                             text=True, timeout=300)
+    assert refused.returncode == 2 and "Hub folder" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_one_and_eight_devices_give_the_same_params(tmp_path, flex_cache):

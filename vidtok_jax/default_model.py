@@ -37,10 +37,6 @@ def bundled_videoflextok_folder() -> Path:
     """The bundled VideoFlexTok's Hub folder (``config.json`` and ``model.safetensors``), over the bundled VidTok."""
     missing = [str(VIDEOFLEXTOK_DIR / name) for name in ("config.json", "model.safetensors")
                if not (VIDEOFLEXTOK_DIR / name).is_file()]
-    if len(missing) == 2:
-        raise CheckpointError("no VideoFlexTok is bundled with this version (none trained on a CPU reads its later "
-                              "tokens yet; docs/videoflextok.md): give a VideoFlexTok file, Hub folder or Hub id, e.g. "
-                              "EPFL-VILAB/videoflextok_d18_d28")
     if missing:
         raise CheckpointError(f"the bundled VideoFlexTok is incomplete, missing {', '.join(missing)}: reinstall "
                               "vidtok-jax, or give a VideoFlexTok file")

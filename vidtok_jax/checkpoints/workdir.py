@@ -21,7 +21,7 @@ from absl import logging as absl_logging
 
 from vidtok_jax.checkpoints.state_dict import save_safetensors, state_dict_from_params
 from vidtok_jax.config import ModelConfig, load_model_config, model_config_from_dict
-from vidtok_jax.errors import CheckpointError
+from vidtok_jax.errors import CheckpointError, ConfigError
 from vidtok_jax.flextok.checkpoint import CHUNK_FRAMES, OVERLAP_FRAMES, write_flextok_file, write_flextok_hub_folder
 from vidtok_jax.losses.discriminator import discriminator_state_dict
 
@@ -85,17 +85,19 @@ def load_training_checkpoint(workdir: str | Path, step: int | None = None) -> di
             "logvar": np.asarray(state["generator"]["logvar"]), "model_config": _model_config(document, workdir)}
 
 
-def _flextok_hub_settings(document: dict) -> dict:
-    """The Hub settings of a VideoFlexTok run: the official chunking and the latent size of its training clips."""
+def _flextok_hub_settings(document: dict, sampler_steps: int | None) -> dict:
+    """The Hub settings of a VideoFlexTok run: the official chunking, the latent size of its training clips and, if
+    given, the sampler steps that ``detokenize`` takes by default."""
     vidtok = load_model_config(document["vidtok"]["config"])
     data = document["train"]["data"]
     sizes = [vidtok.latent_frames(CHUNK_FRAMES), data["height"] // vidtok.spatial_factor,
              data["width"] // vidtok.spatial_factor]
-    return {"chunk_size": CHUNK_FRAMES, "overlap_size_frames": OVERLAP_FRAMES, "vae_video_sizes": sizes}
+    hub = {"chunk_size": CHUNK_FRAMES, "overlap_size_frames": OVERLAP_FRAMES, "vae_video_sizes": sizes}
+    return hub if sampler_steps is None else {**hub, "sampler_steps": sampler_steps}
 
 
 def export_workdir(workdir: str | Path, out: str | Path, step: int | None = None, use_ema: bool = False,
-                   weights_only: bool = False, dtype=np.float32) -> Path:
+                   weights_only: bool = False, dtype=np.float32, sampler_steps: int | None = None) -> Path:
     """Write the official ``.safetensors`` state dict and ``<out>.yaml`` beside it (returned).
 
     A VideoFlexTok workdir is written as an official VideoFlexTok file (its config in the metadata;
@@ -106,15 +108,20 @@ def export_workdir(workdir: str | Path, out: str | Path, step: int | None = None
     The state dict holds the loss's discriminator and log-variance (``loss.*``) as official
     checkpoints do, unless ``weights_only``: then only the autoencoder, which is all inference needs.
     ``dtype=np.float16`` halves the file (the loaders read any float dtype back as float32).
+    ``sampler_steps`` (a VideoFlexTok Hub folder only) is written in its ``config.json``: the Euler steps that
+    ``detokenize`` takes by default (the official 30 otherwise).
     """
     step, state, document = read_checkpoint(workdir, step)
+    if sampler_steps is not None and (FLEXTOK_DOCUMENT not in document or str(out).endswith(".safetensors")):
+        raise ConfigError("sampler steps are a setting of a VideoFlexTok Hub folder: export a VideoFlexTok run to a "
+                          "folder (an --out that does not end in .safetensors)")
     if FLEXTOK_DOCUMENT in document:  # a VideoFlexTok run: the official VideoFlexTok format, config in the metadata
         params = state["ema"] if use_ema and state.get("ema") else state["params"]
         params = {part: params[part] for part in ("encoder", "decoder")}  # a training-only read-out stays behind
         if str(out).endswith(".safetensors"):
             write_flextok_file(out, document[FLEXTOK_DOCUMENT], params, dtype=dtype)
             return Path(out)
-        return write_flextok_hub_folder(out, document[FLEXTOK_DOCUMENT], params, _flextok_hub_settings(document),
+        return write_flextok_hub_folder(out, document[FLEXTOK_DOCUMENT], params, _flextok_hub_settings(document, sampler_steps),
                                         dtype=dtype)
     disc = state["discriminator"]
     extras = None if weights_only else {**discriminator_state_dict(disc["params"], disc["batch_stats"]),

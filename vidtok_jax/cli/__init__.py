@@ -19,8 +19,8 @@ from vidtok_jax.cli.frames import Preprocessing, open_video, side_by_side, to_ou
 from vidtok_jax.cli.info import print_info
 from vidtok_jax.cli.model import NONCAUSAL_CLIP_FRAMES, ModelOptions, decode_video, encode_video, load_model, reconstruct_video
 from vidtok_jax.cli.plots import require_plotting
-from vidtok_jax.cli.parser import (BUNDLED_FLEX_GUIDANCE, BUNDLED_FLEX_STEPS, DEFAULT_CONFIG, DEFAULT_EVAL_FPS,
-                                   DEFAULT_EVAL_SIZE, OFFICIAL_FLEX_GUIDANCE, OFFICIAL_FLEX_STEPS, UsageError,
+from vidtok_jax.cli.parser import (BUNDLED_FLEX_GUIDANCE, DEFAULT_CONFIG, DEFAULT_EVAL_FPS,
+                                   DEFAULT_EVAL_SIZE, OFFICIAL_FLEX_GUIDANCE, UsageError,
                                    build_parser)
 from vidtok_jax.cli.tokens import (check_token_file_matches, load_token_file, model_metadata, save_token_file,
                                    video_metadata)
@@ -194,11 +194,10 @@ def run_flex_encode(args) -> int:
 
 def run_flex_decode(args) -> int:
     bundled = args.checkpoint is None
-    steps = args.steps or (BUNDLED_FLEX_STEPS if bundled else OFFICIAL_FLEX_STEPS)
     guidance = args.guidance if args.guidance is not None else (BUNDLED_FLEX_GUIDANCE if bundled else OFFICIAL_FLEX_GUIDANCE)
     return flex_decode(args.input, args.output, _flex_options(args),
                        keeps=args.keep_sweep or ([args.keep] if args.keep else None),
-                       steps=steps, guidance=guidance, apg=not args.cfg, seed=args.seed)
+                       steps=args.steps, guidance=guidance, apg=not args.cfg, seed=args.seed)
 
 
 def run_flex_demo(args) -> int:

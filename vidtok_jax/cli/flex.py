@@ -145,7 +145,7 @@ def _check_metadata(path: str, metadata: dict) -> None:
         whole_number(value, f"{path}: metadata size [height, width]", 1, 1 << 14, error=InputError)
 
 
-def flex_decode(input_path: str, output_path: str, options: FlexOptions, *, keeps: list[int] | None, steps: int,
+def flex_decode(input_path: str, output_path: str, options: FlexOptions, *, keeps: list[int] | None, steps: int | None,
                 guidance: float, apg: bool, seed: int) -> int:
     check_output_file(output_path, input_path)
     check_video_output(output_path)

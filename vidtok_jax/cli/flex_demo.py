@@ -36,7 +36,7 @@ def powers_of_two(limit: int) -> list[int]:
     return ks if ks[-1] == limit else ks + [limit]
 
 
-def coarse_to_fine(flex: VideoFlexTok, video: np.ndarray, ks: list[int], *, steps: int, seed: int,
+def coarse_to_fine(flex: VideoFlexTok, video: np.ndarray, ks: list[int], *, steps: int | None, seed: int,
                    guidance_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """``(vidtok, decodes)``: the VidTok reconstruction ``[T, H, W, 3]`` of a video ``[T, H, W, 3]`` and its decodes
     from the first k tokens of every latent frame for each k of ``ks`` ``[len(ks), T, H, W, 3]``, in [-1, 1]."""
@@ -74,7 +74,7 @@ def rows_picture(rows: list[tuple[list[str], np.ndarray]], columns: int = PICTUR
     return np.concatenate([header, *body])
 
 
-def flex_demo(out: str, flex: VideoFlexTok, *, steps: int, seed: int) -> int:
+def flex_demo(out: str, flex: VideoFlexTok, *, steps: int | None, seed: int) -> int:
     """Tokenize the demo clip, decode it for every power-of-two k, write the video and the picture, print PSNR."""
     if flex.video_size is None:
         raise InputError("this VideoFlexTok does not say its clip size (no latent size in its Hub config.json)")
@@ -85,7 +85,7 @@ def flex_demo(out: str, flex: VideoFlexTok, *, steps: int, seed: int) -> int:
     vidtok_psnr = float(np.mean(psnr(vidtok, video)))
     values = [float(np.mean(psnr(decode, video))) for decode in decodes]
     print(f"{os.path.basename(DEMO_CLIP)}: {len(video)} frames at {video.shape[2]}x{video.shape[1]}, "
-          f"{flex.num_registers} tokens per latent frame, {steps} Euler steps")
+          f"{flex.num_registers} tokens per latent frame, {steps or flex.sampler_steps} Euler steps")
     print(f"{'tokens kept (k)':>16}  PSNR (dB)")
     for k, value in zip(ks, values):
         print(f"{k:>16}  {value:6.2f}")

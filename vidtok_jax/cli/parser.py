@@ -10,8 +10,8 @@ DEFAULT_SHARD_SIZE = 100
 DEFAULT_EVAL_SIZE = 256
 DEFAULT_EVAL_FPS = 30.0
 DEFAULT_DEMO_OUTPUT = "."
-BUNDLED_FLEX_STEPS, BUNDLED_FLEX_GUIDANCE = 16, 1.0  # the bundled VideoFlexTok's sampler (docs/videoflextok.md)
-OFFICIAL_FLEX_STEPS, OFFICIAL_FLEX_GUIDANCE = 30, 20.0  # the official notebook's, near enough
+BUNDLED_FLEX_GUIDANCE = 1.0  # the bundled VideoFlexTok decodes without guidance (docs/videoflextok.md)
+OFFICIAL_FLEX_GUIDANCE = 20.0  # the official notebook's
 
 DESCRIPTION = """\
 Tokenize and reconstruct videos with the VidTok tokenizers.
@@ -247,8 +247,8 @@ def _flex_commands(commands) -> None:
     keep = decode.add_mutually_exclusive_group()
     keep.add_argument("--keep", type=positive_int, metavar="K", help="tokens kept per latent frame (default: all)")
     keep.add_argument("--keep-sweep", type=keep_list, metavar="K1,K2,...", help="decode each k, videos side by side")
-    decode.add_argument("--steps", type=positive_int, help="Euler steps of the sampler (default: 30; the bundled "
-                        "model's 16)")
+    decode.add_argument("--steps", type=positive_int, help="Euler steps of the sampler (default: the model's; 30 "
+                        "unless its config.json says otherwise, 1 for the bundled model)")
     decode.add_argument("--guidance", type=float, help="guidance scale; 1 turns guidance off (default: 20; the "
                         "bundled model's 1)")
     decode.add_argument("--cfg", action="store_true", help="plain classifier-free guidance instead of APG")
@@ -262,6 +262,6 @@ def _flex_commands(commands) -> None:
                     "captioned with k and PSNR); print the PSNR of each k.")
     demo.add_argument("--output", default=DEFAULT_DEMO_OUTPUT, metavar="DIR",
                       help="existing folder to write into (default: the current folder)")
-    demo.add_argument("--steps", type=positive_int, default=BUNDLED_FLEX_STEPS,
-                      help=f"Euler steps of the sampler (default: {BUNDLED_FLEX_STEPS})")
+    demo.add_argument("--steps", type=positive_int,
+                      help="Euler steps of the sampler (default: the model's; 30 unless its config.json says otherwise)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the sampler's noise (default: 0)")

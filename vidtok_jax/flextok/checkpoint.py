@@ -28,7 +28,8 @@ from vidtok_jax.errors import CheckpointError, ConfigError
 
 VAE_PREFIX = "vae.vidtok."
 HUB_PREFIX = "video_tokenizer."
-HUB_KEYS = ("chunk_size", "overlap_size_frames", "vae_video_sizes", "video_preprocess_args")
+HUB_KEYS = ("chunk_size", "overlap_size_frames", "vae_video_sizes", "video_preprocess_args", "sampler_steps")
+OFFICIAL_SAMPLER_STEPS = 30  # detokenize's default; ``sampler_steps`` (this port's Hub key) changes it for one model
 HUB_CONFIG, HUB_WEIGHTS = "config.json", "model.safetensors"
 CHUNK_FRAMES, OVERLAP_FRAMES = 17, 1  # the official chunk wrapper's defaults
 
@@ -77,8 +78,9 @@ def read_flextok_file(path: str | Path) -> tuple[dict, dict[str, np.ndarray], di
 
 
 def _checked_hub_settings(hub: dict, where: str) -> dict:
-    """The chunking settings of a Hub ``config.json``: a chunk of 2..4096 frames, an overlap shorter than it, and
-    ``vae_video_sizes`` of three whole numbers (latent frames, height, width)."""
+    """The settings of a Hub ``config.json``: a chunk of 2..4096 frames, an overlap shorter than it,
+    ``vae_video_sizes`` of three whole numbers (latent frames, height, width) and 1..1000 ``sampler_steps``."""
+    whole_number(hub.get("sampler_steps", OFFICIAL_SAMPLER_STEPS), f"{where}.sampler_steps", 1, 1000)
     chunk = whole_number(hub.get("chunk_size", CHUNK_FRAMES), f"{where}.chunk_size", 2, 4096)
     whole_number(hub.get("overlap_size_frames", OVERLAP_FRAMES), f"{where}.overlap_size_frames", 0, chunk - 1)
     sizes = hub.get("vae_video_sizes")

@@ -29,8 +29,8 @@ from vidtok_jax.checked_values import finite_number, whole_number
 from vidtok_jax.checkpoints.state_dict import params_from_state_dict, state_dict_from_params
 from vidtok_jax.config import RegularizerConfig, load_model_config
 from vidtok_jax.errors import ConfigError, InputError
-from vidtok_jax.flextok.checkpoint import (CHUNK_FRAMES, OVERLAP_FRAMES, read_flextok_file, split_state, write_flextok_file,
-                                           write_flextok_hub_folder)
+from vidtok_jax.flextok.checkpoint import (CHUNK_FRAMES, OFFICIAL_SAMPLER_STEPS, OVERLAP_FRAMES, read_flextok_file,
+                                           split_state, write_flextok_file, write_flextok_hub_folder)
 from vidtok_jax.flextok.config import FlexTokConfig, flextok_config_from_dict
 from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
 from vidtok_jax.flextok.sampler import Guidance, sample
@@ -102,12 +102,15 @@ class VideoFlexTok:
         self.overlap_frames = int(hub.get("overlap_size_frames", OVERLAP_FRAMES))
         sizes = hub.get("vae_video_sizes")
         self.latent_size = tuple(int(s) for s in sizes[1:]) if sizes else None
+        self.sampler_steps = int(hub.get("sampler_steps", OFFICIAL_SAMPLER_STEPS))  # detokenize's default steps
 
     def hub_settings(self) -> dict[str, Any]:
         """The official Hub `config.json` settings of this model: chunking, and the latent size where known."""
         hub = {"chunk_size": self.chunk_frames, "overlap_size_frames": self.overlap_frames}
         if self.latent_size is not None and self.vidtok is not None:
             hub["vae_video_sizes"] = [self._latents_per_chunk(), *self.latent_size]
+        if self.sampler_steps != OFFICIAL_SAMPLER_STEPS:
+            hub["sampler_steps"] = self.sampler_steps
         return hub
 
     def __repr__(self) -> str:
@@ -179,10 +182,11 @@ class VideoFlexTok:
             self.params["decoder"], self.fsq.indices_to_codes(ids), noisy, times, self._keep(keep, ids),
             self._per_sample(prefix, b, "prefix", 0, ids.shape[1]), jnp.broadcast_to(jnp.asarray(null, bool), (b,)))
 
-    def detokenize_latents(self, ids, *, noise=None, key: jax.Array | None = None, latent_size=None, steps: int = 30,
+    def detokenize_latents(self, ids, *, noise=None, key: jax.Array | None = None, latent_size=None, steps: int | None = None,
                            keep: int | Sequence[int] | np.ndarray | None = None, guidance_scale: float = 1.0,
                            apg: Mapping[str, float] | None = None, cond_latents=None) -> jax.Array:
-        """Sample VidTok latents `[B, t, h, w, C]` from token ids `[B, t, r]` with the rectified-flow decoder.
+        """Sample VidTok latents `[B, t, h, w, C]` from token ids `[B, t, r]` with the rectified-flow decoder in
+        `steps` Euler steps (default: the model's `sampler_steps`, 30 unless its Hub config.json says otherwise).
 
         The start noise is `noise` (`[B, t, h, w, C]`, standard normal in the flow model's space) or drawn
         from `key` at `latent_size=(h, w)`.
@@ -201,7 +205,7 @@ class VideoFlexTok:
                     or cond_latents.shape[1] > ids.shape[1]:
                 raise InputError(f"cond_latents {tuple(cond_latents.shape)} must be [B, P, h, w, C] with B, h, w, C "
                                  f"of the output {tuple(noise.shape)} and P <= {ids.shape[1]} frames")
-        steps = sampler_steps(steps)
+        steps = sampler_steps(self.sampler_steps if steps is None else steps)
         prefix = self._per_sample(0 if cond_latents is None else cond_latents.shape[1], ids.shape[0], "prefix", 0, ids.shape[1])
         if cond_latents is not None:
             cond_latents = self.to_model_space(cond_latents)
@@ -243,17 +247,19 @@ class VideoFlexTok:
             pieces.append(ids if i == 0 else ids[:, skip:])
         return jnp.concatenate(pieces, axis=1)
 
-    def detokenize(self, ids, *, key: jax.Array, size: tuple[int, int] | None = None, steps: int = 30,
+    def detokenize(self, ids, *, key: jax.Array, size: tuple[int, int] | None = None, steps: int | None = None,
                    keep: int | Sequence[int] | np.ndarray | None = None, guidance_scale: float = 1.0,
                    apg: Mapping[str, float] | None = None) -> jax.Array:
         """A video `[B, T, H, W, 3]` from token ids `[B, t, r]` (t = 5 + 4k), chunk by chunk as the official wrapper.
 
-        `size=(H, W)` in pixels (default: the checkpoint's own size, when its folder says it).
+        `size=(H, W)` in pixels (default: the checkpoint's own size, when its folder says it); `steps` as in
+        `detokenize_latents`.
         """
         vidtok = self._require_vidtok()
         ids = self.check_ids(ids)
         guidance_from(guidance_scale, apg)  # every sampler option checked before the first chunk is decoded
-        options = dict(steps=sampler_steps(steps), keep=keep, guidance_scale=guidance_scale, apg=apg)
+        steps = sampler_steps(self.sampler_steps if steps is None else steps)
+        options = dict(steps=steps, keep=keep, guidance_scale=guidance_scale, apg=apg)
         per_chunk = self._latents_per_chunk()
         skip = self._overlap_latents()
         step = per_chunk - skip

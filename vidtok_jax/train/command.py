@@ -1,7 +1,8 @@
 """The training command: ``python -m vidtok_jax.train`` (also ``vidtok-jax-train`` and the repository's ``train.py``).
 
     python -m vidtok_jax.train --config tiny_cpu --workdir /tmp/run [--steps N] [--set key=value ...]
-    python -m vidtok_jax.train export --workdir /tmp/run --out model.safetensors [--step N] [--ema] [--weights-only] [--float16]
+    python -m vidtok_jax.train export --workdir /tmp/run --out model.safetensors [--step N] [--ema] [--weights-only] \
+        [--float16] [--sampler-steps N]
 
 ``--config`` is a preset shipped in the package (``tiny_cpu``, ``stage1_*``, ``stage2_*``,
 ``finetune_*``, ``default_model``, ``flex_*``) or a YAML file; ``--set data.batch_size=8``
@@ -38,6 +39,8 @@ def _export_parser() -> argparse.ArgumentParser:
     parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: the latest)")
     parser.add_argument("--ema", action="store_true", help="export the EMA weights")
     parser.add_argument("--float16", action="store_true", help="store the weights as float16 (half the file size)")
+    parser.add_argument("--sampler-steps", type=int, default=None, metavar="N",
+                        help="VideoFlexTok Hub folder: the Euler steps detokenize takes by default (written in config.json)")
     parser.add_argument("--weights-only", action="store_true",
                         help="only the autoencoder, without the loss's discriminator and log-variance")
     return parser
@@ -73,11 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "export":
         try:
             check_output_file(args.out)
+            written = export_workdir(args.workdir, args.out, args.step, args.ema, args.weights_only,
+                                     dtype=np.float16 if args.float16 else np.float32, sampler_steps=args.sampler_steps)
         except VidTokError as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
             return 2
-        written = export_workdir(args.workdir, args.out, args.step, args.ema, args.weights_only,
-                                 dtype=np.float16 if args.float16 else np.float32)
         print(f"wrote {args.out}" + ("" if Path(written) == Path(args.out) else f" and {written}"))
         return 0
     if args.coordinator == "auto":
