@@ -218,7 +218,7 @@ def main() -> None:
     parser.add_argument("--example", type=Path, default=EXAMPLE, help="the official demo clip (skipped if missing)")
     parser.add_argument("--with-nested", help="a model trained with nested dropout (the control's pair)")
     parser.add_argument("--without-nested", help="the same model trained without nested dropout, same budget")
-    parser.add_argument("--steps", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=None, help="Euler steps (default: the model's sampler steps)")
     parser.add_argument("--factor-clips", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
     ARGS = parser.parse_args()
@@ -236,7 +236,7 @@ def main() -> None:
                        for k, row in study["random_k"].items()}
     r = ks[-1]
     own_vs_other = {m: paired_bootstrap(np.array(study["k"][r][m]) - np.array(study["other_tokens"][m])) for m in METRICS}
-    print(f"{len(windows)} held-out windows of {FRAMES} frames at {size}x{size}, {ARGS.steps} Euler steps, no guidance")
+    print(f"{len(windows)} held-out windows of {FRAMES} frames at {size}x{size}, {ARGS.steps or flex.sampler_steps} Euler steps, no guidance")
     print(f"{'k':>8}" + "".join(f"{m:>10}" for m in METRICS))
     for k in ks:
         print(f"{k:>8}" + "".join(f"{means[k][m]:>10.3f}" for m in METRICS))
