@@ -236,7 +236,8 @@ def main() -> None:
                        for k, row in study["random_k"].items()}
     r = ks[-1]
     own_vs_other = {m: paired_bootstrap(np.array(study["k"][r][m]) - np.array(study["other_tokens"][m])) for m in METRICS}
-    print(f"{len(windows)} held-out windows of {FRAMES} frames at {size}x{size}, {ARGS.steps or flex.sampler_steps} Euler steps, no guidance")
+    steps = ARGS.steps or flex.sampler_steps
+    print(f"{len(windows)} held-out windows of {FRAMES} frames at {size}x{size}, {steps} Euler steps, no guidance")
     print(f"{'k':>8}" + "".join(f"{m:>10}" for m in METRICS))
     for k in ks:
         print(f"{k:>8}" + "".join(f"{means[k][m]:>10.3f}" for m in METRICS))

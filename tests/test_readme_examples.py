@@ -2,9 +2,9 @@
 
 Files a user would download stand in for small models: an official VidTok checkpoint becomes a
 random-weight model of that config with 8 base channels, an official VideoFlexTok file a small
-random one over the bundled VidTok, `clip.mp4` the bundled demo clip. Names the examples take
-from the reader's context (`video`, `T`, `chunks`, ...) are defined first. An example that no
-longer matches the API fails here.
+random one over the bundled VidTok (without a path the bundled VideoFlexTok loads), `clip.mp4`
+the bundled demo clip. Names the examples take from the reader's context (`video`, `T`,
+`chunks`, ...) are defined first. An example that no longer matches the API fails here.
 """
 
 from __future__ import annotations
@@ -39,10 +39,14 @@ def _downloaded_tokenizer(real):
     return load
 
 
-def _downloaded_videoflextok(path, **kwargs):
-    flex = small(vidtok=vt.load_tokenizer(), posemb_max=16, registers=16)
-    flex.latent_size = (32, 32)  # what a Hub folder's config.json says
-    return flex
+def _downloaded_videoflextok(real):
+    def load(path=None, **kwargs):
+        if path is None:  # the bundled model
+            return real(**kwargs)
+        flex = small(vidtok=vt.load_tokenizer(), posemb_max=16, registers=16)
+        flex.latent_size = (32, 32)  # what a Hub folder's config.json says
+        return flex
+    return load
 
 
 class _Writer:
@@ -59,7 +63,7 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shutil.copy(DEMO_CLIP, tmp_path / "clip.mp4")
     monkeypatch.setattr(vt, "load_tokenizer", _downloaded_tokenizer(vt.load_tokenizer))
-    monkeypatch.setattr(vt, "load_videoflextok", _downloaded_videoflextok)
+    monkeypatch.setattr(vt, "load_videoflextok", _downloaded_videoflextok(vt.load_videoflextok))
     rng = np.random.default_rng(0)
     video = rng.uniform(-1, 1, (1, 17, 32, 32, 3)).astype(np.float32)
     writer = _Writer()
