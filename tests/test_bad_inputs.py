@@ -16,7 +16,7 @@ import pytest
 
 import vidtok_jax as vt
 from tests.conftest import REPO
-from tests.test_flextok import small
+from tests.helpers import small
 from vidtok_jax.cli import main
 from vidtok_jax.tokenizer import init_params
 from vidtok_jax.train.command import main as train_main

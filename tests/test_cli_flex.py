@@ -14,7 +14,7 @@ from vidtok_jax.cli.plots import CAPTION_HEIGHT
 from vidtok_jax.cli.demo import DEMO_CLIP
 from vidtok_jax.data.video import probe_video
 from tests.conftest import read_png
-from tests.test_flextok import R, small
+from tests.helpers import R, small
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import logging
 import numpy as np
 import pytest
 
-from tests.test_video_io import frame_numbers, numbered_frames
+from tests.helpers import frame_numbers, numbered_frames
 from vidtok_jax.data.dataset import DataConfig, VideoBatchIterator
 from vidtok_jax.data.sampling import sample_clip_indices, sample_interval
 from vidtok_jax.data.sources import list_training_videos, list_videos_from_meta, list_videos_in_folder

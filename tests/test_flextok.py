@@ -14,30 +14,12 @@ import vidtok_jax as vt
 from vidtok_jax.flextok.checkpoint import write_flextok_file
 from vidtok_jax.flextok.model import sampler_for
 from vidtok_jax.flextok.presets import flextok_hydra_config
-
-R = 8
-SMALL = dict(enc_dim=32, enc_depth=1, dec_dim=32, dec_depth=2, registers=R, head_dim=16, posemb_max=8)
-
-
-def perturbed(flex: vt.VideoFlexTok, seed: int = 1, scale: float = 0.3) -> vt.VideoFlexTok:
-    """The model with every parameter moved off its init (adaLN-zero would make outputs trivial)."""
-    leaves, tree = jax.tree_util.tree_flatten(flex.params)
-    keys = jax.random.split(jax.random.key(seed), len(leaves))
-    moved = [p + scale * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)]
-    return vt.VideoFlexTok(flex.config, jax.tree_util.tree_unflatten(tree, moved), vidtok=flex.vidtok)
-
-
-def small(seed: int = 0, vidtok=None, **overrides) -> vt.VideoFlexTok:
-    return perturbed(vt.random_videoflextok(flextok_hydra_config(**{**SMALL, **overrides}), seed=seed, vidtok=vidtok))
+from tests.helpers import R, SMALL, latents, perturbed, small
 
 
 @pytest.fixture(scope="module")
 def flex():
     return small()
-
-
-def latents(shape=(2, 3, 8, 8, 16), seed=0):
-    return jax.random.normal(jax.random.key(seed), shape)
 
 
 def test_every_keep_runs_one_compiled_program(flex):

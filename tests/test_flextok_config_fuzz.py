@@ -16,7 +16,7 @@ import safetensors.numpy
 import vidtok_jax as vt
 from vidtok_jax.flextok.config import flextok_config_from_dict
 from vidtok_jax.flextok.presets import flextok_hydra_config
-from tests.test_flextok import SMALL, small
+from tests.helpers import SMALL, small
 
 MUTATIONS = ["abc", -1, 0, 1, 2.7, 10 ** 12, 1e12, math.nan, math.inf, None, True, [64], {"_target_": "os.system"},
              "${encoder.dim}"]

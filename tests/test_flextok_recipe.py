@@ -17,7 +17,7 @@ from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss
 from vidtok_jax.flextok.presets import flextok_hydra_config
 from vidtok_jax.flextok.training import latent_channel_scale
 from vidtok_jax.train.config import load_train_config
-from tests.test_flextok import SMALL, latents, perturbed
+from tests.helpers import SMALL, latents, perturbed
 
 SCALE = [0.5 + 0.25 * i for i in range(16)]
 

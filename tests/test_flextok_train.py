@@ -20,8 +20,8 @@ from vidtok_jax.checkpoints.workdir import read_checkpoint
 from vidtok_jax.flextok.training import FlexTokFamily
 from vidtok_jax.train.config import load_train_config
 from vidtok_jax.train.synthetic import SyntheticBatches
-from tests.test_flextok import R, small
-from tests.test_train import REPO, _assert_same_tree, _env, _metrics, kill_after_first_checkpoint
+from tests.conftest import REPO
+from tests.helpers import R, assert_same_tree, kill_after_first_checkpoint, read_metrics, small, subprocess_env
 
 FLEX = ["data.batch_size=2", "eval.batch_size=2", "eval.every=4", "checkpoint.every=4", "checkpoint.keep=10",
         "log.every=1", "optimizer.schedule=constant", "flextok.eval_steps=2"]
@@ -164,7 +164,7 @@ def _command(workdir: Path, steps: int, extra=()) -> list[str]:
 
 
 def _run(workdir: Path, steps: int, cache: Path, devices: int | None = None, extra=()) -> subprocess.CompletedProcess:
-    result = subprocess.run(_command(workdir, steps, extra), cwd=REPO, env=_env(cache, devices), capture_output=True,
+    result = subprocess.run(_command(workdir, steps, extra), cwd=REPO, env=subprocess_env(cache, devices), capture_output=True,
                             text=True, timeout=900)
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
@@ -180,14 +180,14 @@ def test_engine_trains_resumes_after_kill_9_exactly_and_exports(tmp_path, flex_c
     first_line = next(line for line in _run(straight, 24, flex_cache).stdout.splitlines() if line.startswith("step 1/"))
     assert "including compilation" in first_line and "eta" not in first_line
     assert "already finished: " in _run(straight, 24, flex_cache).stdout
-    losses = [m["train/total_loss"] for m in _metrics(straight) if "train/total_loss" in m]
+    losses = [m["train/total_loss"] for m in read_metrics(straight) if "train/total_loss" in m]
     assert len(losses) == 24 and np.mean(losses[-6:]) < 0.85 * np.mean(losses[:6])
-    assert any("eval/eval_psnr" in m and "eval/eval_token_gain" in m for m in _metrics(straight))
-    saved = kill_after_first_checkpoint(_command(killed, 1000), killed, _env(flex_cache), 4)
+    assert any("eval/eval_psnr" in m and "eval/eval_token_gain" in m for m in read_metrics(straight))
+    saved = kill_after_first_checkpoint(_command(killed, 1000), killed, subprocess_env(flex_cache), 4)
     assert saved[-1] < 24, f"killed too late to test resuming (checkpoints {saved})"
     assert f"resumed from step {saved[-1]}" in _run(killed, 24, flex_cache).stdout
     capfd.readouterr()
-    _assert_same_tree(read_checkpoint(killed, 24)[1]["params"], read_checkpoint(straight, 24)[1]["params"], atol=1e-6)
+    assert_same_tree(read_checkpoint(killed, 24)[1]["params"], read_checkpoint(straight, 24)[1]["params"], atol=1e-6)
     assert "read only" not in capfd.readouterr().err
 
     exported = tmp_path / "flex.safetensors"
@@ -196,7 +196,7 @@ def test_engine_trains_resumes_after_kill_9_exactly_and_exports(tmp_path, flex_c
     assert result.returncode == 0, result.stderr[-3000:]
     flex = vt.load_videoflextok(exported, vidtok=vt.load_tokenizer())
     trained = read_checkpoint(straight, 24)[1]["params"]
-    _assert_same_tree(jax.device_get(flex.params), trained)
+    assert_same_tree(jax.device_get(flex.params), trained)
     ids = flex.tokenize(jnp.zeros((1, 17, 32, 32, 3)))
     assert ids.shape == (1, 5, 8) == (1, 5, R)
     export = [sys.executable, "-m", "vidtok_jax.train", "export", "--workdir", str(straight), "--sampler-steps", "2"]
@@ -214,8 +214,8 @@ def test_one_and_eight_devices_give_the_same_params(tmp_path, flex_cache):
     eight = _run(tmp_path / "eight", 6, flex_cache, devices=8, extra=[*batch, "mesh.data=4", "mesh.fsdp=2"])
     assert "mesh {'data': 4, 'fsdp': 2} over 8 cpu devices" in eight.stdout
     _run(tmp_path / "one", 6, flex_cache, extra=batch)
-    _assert_same_tree(read_checkpoint(tmp_path / "eight", 6)[1]["params"],
-                      read_checkpoint(tmp_path / "one", 6)[1]["params"], atol=2e-4)
+    assert_same_tree(read_checkpoint(tmp_path / "eight", 6)[1]["params"],
+                     read_checkpoint(tmp_path / "one", 6)[1]["params"], atol=2e-4)
 
 
 def test_latent_shards_give_the_latents_and_the_steps_of_the_on_the_fly_path(tmp_path):
@@ -243,7 +243,7 @@ def test_latent_shards_give_the_latents_and_the_steps_of_the_on_the_fly_path(tmp
                                                                    f"data.data_dir={videos}"]))
     state = on_the_fly.init_state(None)
     step = lambda family, inputs: jax.jit(family.train_step)(state, inputs, family.aux())[0].params  # noqa: E731
-    _assert_same_tree(step(from_latents, jnp.asarray(np.stack(stored))), step(on_the_fly, jnp.asarray(clips)), atol=1e-6)
+    assert_same_tree(step(from_latents, jnp.asarray(np.stack(stored))), step(on_the_fly, jnp.asarray(clips)), atol=1e-6)
 
     smaller = tmp_path / "shards16"  # a list of folders: the same clips encoded at two sizes
     assert cli_main(["encode-dir", str(videos), str(smaller), "--size", "16"]) == 0

@@ -12,7 +12,7 @@ import pytest
 
 import vidtok_jax as vt
 from tests.conftest import REFERENCE
-from tests.test_flextok import small
+from tests.helpers import small
 
 pytest.importorskip("huggingface_hub", reason="the hub extra (huggingface_hub) is not installed")
 hub_constants = importlib.import_module("huggingface_hub.constants")

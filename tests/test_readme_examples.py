@@ -21,7 +21,7 @@ import vidtok_jax as vt
 from vidtok_jax.cli.demo import DEMO_CLIP
 from vidtok_jax.tokenizer import init_params
 from tests.conftest import documentation_text
-from tests.test_flextok import small
+from tests.helpers import small
 
 
 def python_blocks() -> list[str]:

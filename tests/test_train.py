@@ -9,7 +9,6 @@ generator's GAN term starts at step 4 (official global steps 7 and 8), so resumi
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -23,29 +22,15 @@ import pytest
 
 from vidtok_jax.data.video import write_video
 from vidtok_jax.checkpoints.workdir import export_workdir, load_params_from_workdir, read_checkpoint
+from tests.conftest import REPO
+from tests.helpers import TINY, assert_same_tree, flatten_tree, kill_after_first_checkpoint, read_metrics, subprocess_env
 
-REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "vidtok_reference" / "kl_causal_488_4chn"
-TINY = [
-    "model.net.ch=8", "model.net.ch_mult=[1,2]", "model.net.time_downsample_factor=2", "data.num_frames=5",
-    "data.height=32", "data.width=32", "loss.perceptual_weight=0", "loss.disc_start=7", "loss.disc_channels=4",
-    "optimizer.schedule=constant", "checkpoint.every=2", "checkpoint.keep=100", "eval.every=2", "log.every=1",
-]
 
 
 @pytest.fixture(scope="session")
 def compile_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("jax_cache")
-
-
-def _env(cache: Path, devices: int | None = None) -> dict:
-    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(cache), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-               JAX_PLATFORMS="cpu")
-    flags = ["--xla_backend_optimization_level=0"]
-    if devices:
-        flags.append(f"--xla_force_host_platform_device_count={devices}")
-    env["XLA_FLAGS"] = " ".join(flags)
-    return env
 
 
 def _command(workdir: Path, steps: int, extra: list[str] = (), config: str = "tiny_cpu") -> list[str]:
@@ -56,33 +41,11 @@ def _command(workdir: Path, steps: int, extra: list[str] = (), config: str = "ti
 
 def run_train(workdir: Path, steps: int, cache: Path, extra: list[str] = (), devices: int | None = None,
               check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-    result = subprocess.run(_command(workdir, steps, extra), cwd=REPO, env=_env(cache, devices), capture_output=True,
+    result = subprocess.run(_command(workdir, steps, extra), cwd=REPO, env=subprocess_env(cache, devices), capture_output=True,
                             text=True, timeout=timeout)
     if check and result.returncode:
         raise AssertionError(f"train.py failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
-
-
-def _flat(tree, prefix=()):
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            yield from _flat(value, prefix + (key,))
-    else:
-        yield prefix, np.asarray(tree)
-
-
-def _assert_same_tree(a, b, atol=0.0):
-    flat_a, flat_b = dict(_flat(a)), dict(_flat(b))
-    assert flat_a.keys() == flat_b.keys()
-    for key in flat_a:
-        if atol:
-            np.testing.assert_allclose(flat_a[key], flat_b[key], atol=atol, rtol=0, err_msg=str(key))
-        else:
-            np.testing.assert_array_equal(flat_a[key], flat_b[key], err_msg=str(key))
-
-
-def _metrics(workdir: Path) -> list[dict]:
-    return [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
 
 
 @pytest.fixture(scope="session")
@@ -93,22 +56,9 @@ def straight_run(tmp_path_factory, compile_cache) -> Path:
     return workdir
 
 
-def kill_after_first_checkpoint(command: list[str], workdir: Path, env: dict, first_step: int) -> list[int]:
-    """Run ``command``, SIGKILL it once checkpoint ``first_step`` exists; the steps it had saved."""
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    first = workdir / "checkpoints" / str(first_step)
-    deadline = time.monotonic() + 600
-    while not first.is_dir() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert first.is_dir(), "the run made no checkpoint before it was killed"
-    return sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
-
-
 def test_killed_run_resumes_exactly(straight_run, tmp_path, compile_cache):
     workdir = tmp_path / "killed"
-    finished = kill_after_first_checkpoint(_command(workdir, 1000), workdir, _env(compile_cache), 2)
+    finished = kill_after_first_checkpoint(_command(workdir, 1000), workdir, subprocess_env(compile_cache), 2)
     assert finished[-1] < 6, f"killed too late to test resuming (checkpoints {finished})"
     half_written = workdir / "checkpoints" / f"{finished[-1] + 2}.orbax-checkpoint-tmp-1234"
     (half_written / "state").mkdir(parents=True)
@@ -118,16 +68,16 @@ def test_killed_run_resumes_exactly(straight_run, tmp_path, compile_cache):
     assert f"resumed from step {finished[-1]}" in result.stdout
     _, straight, _ = read_checkpoint(straight_run, 6)
     _, resumed, _ = read_checkpoint(workdir, 6)
-    _assert_same_tree(straight, resumed)
-    train_lines = {m["step"]: m["train/total_loss"] for m in _metrics(straight_run) if "train/total_loss" in m}
-    resumed_lines = {m["step"]: m["train/total_loss"] for m in _metrics(workdir) if "train/total_loss" in m}
+    assert_same_tree(straight, resumed)
+    train_lines = {m["step"]: m["train/total_loss"] for m in read_metrics(straight_run) if "train/total_loss" in m}
+    resumed_lines = {m["step"]: m["train/total_loss"] for m in read_metrics(workdir) if "train/total_loss" in m}
     assert resumed_lines[6] == train_lines[6]
 
 
 def test_sigterm_saves_the_step_in_flight_and_resumes_exactly(straight_run, tmp_path, compile_cache):
     workdir = tmp_path / "terminated"
     rare_saves = ["checkpoint.every=1000"]
-    process = subprocess.Popen(_command(workdir, 1000, rare_saves), cwd=REPO, env=_env(compile_cache),
+    process = subprocess.Popen(_command(workdir, 1000, rare_saves), cwd=REPO, env=subprocess_env(compile_cache),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log = workdir / "metrics.jsonl"
     deadline = time.monotonic() + 600
@@ -142,7 +92,7 @@ def test_sigterm_saves_the_step_in_flight_and_resumes_exactly(straight_run, tmp_
 
     result = run_train(workdir, 6, compile_cache, rare_saves)
     assert f"resumed from step {saved[0]}" in result.stdout
-    _assert_same_tree(read_checkpoint(straight_run, 6)[1], read_checkpoint(workdir, 6)[1])
+    assert_same_tree(read_checkpoint(straight_run, 6)[1], read_checkpoint(workdir, 6)[1])
 
 
 def _data_worker_pids(parent: int) -> list[int]:
@@ -193,7 +143,7 @@ def test_signal_to_the_whole_job_while_waiting_for_data_saves_and_resumes(stop_s
     workdir = tmp_path / "job"
     video_data = ["data.source=videos", f"data.data_dir={small_videos}", "data.num_workers=1",
                   "checkpoint.every=1000", "eval.every=1000"]
-    process = subprocess.Popen(_command(workdir, 1000, video_data), cwd=REPO, env=_env(compile_cache),
+    process = subprocess.Popen(_command(workdir, 1000, video_data), cwd=REPO, env=subprocess_env(compile_cache),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 600
@@ -226,7 +176,7 @@ def test_signal_to_the_whole_job_while_waiting_for_data_saves_and_resumes(stop_s
     assert f"resumed from step {expected}" in resumed.stdout
     straight = tmp_path / "straight"
     run_train(straight, expected + 1, compile_cache, video_data)
-    _assert_same_tree(read_checkpoint(straight, expected + 1)[1], read_checkpoint(workdir, expected + 1)[1])
+    assert_same_tree(read_checkpoint(straight, expected + 1)[1], read_checkpoint(workdir, expected + 1)[1])
 
 
 def test_nan_stops_with_message_and_keeps_last_good_checkpoint(straight_run, tmp_path, compile_cache):
@@ -238,8 +188,8 @@ def test_nan_stops_with_message_and_keeps_last_good_checkpoint(straight_run, tmp
     steps = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
     assert steps[-1] == 6
     config, params = load_params_from_workdir(workdir)
-    assert all(np.all(np.isfinite(leaf)) for _, leaf in _flat(params))
-    _assert_same_tree(params, load_params_from_workdir(straight_run, 6)[1])
+    assert all(np.all(np.isfinite(leaf)) for _, leaf in flatten_tree(params))
+    assert_same_tree(params, load_params_from_workdir(straight_run, 6)[1])
 
 
 def test_stage2_trains_only_the_decoder(straight_run, tmp_path, compile_cache):
@@ -247,13 +197,13 @@ def test_stage2_trains_only_the_decoder(straight_run, tmp_path, compile_cache):
     run_train(workdir, 2, compile_cache, ["stage=2", f"init.checkpoint={straight_run}"])
     _, state, _ = read_checkpoint(workdir, 2)
     _, stage1 = load_params_from_workdir(straight_run)
-    _assert_same_tree(state["frozen"]["encoder"], stage1["encoder"])
+    assert_same_tree(state["frozen"]["encoder"], stage1["encoder"])
     assert set(state["generator"]["autoencoder"]) == {"decoder"}
-    optimizer_paths = [path for path, _ in _flat(state["generator_opt"])]
+    optimizer_paths = [path for path, _ in flatten_tree(state["generator_opt"])]
     assert optimizer_paths and not any("encoder" in path for path in optimizer_paths)
     assert any("decoder" in path for path in optimizer_paths)
     decoder_change = max(np.max(np.abs(a - b)) for (_, a), (_, b) in
-                         zip(_flat(state["generator"]["autoencoder"]["decoder"]), _flat(stage1["decoder"])))
+                         zip(flatten_tree(state["generator"]["autoencoder"]["decoder"]), flatten_tree(stage1["decoder"])))
     assert decoder_change > 0
 
 
@@ -270,7 +220,7 @@ def test_export_writes_official_layout_that_load_tokenizer_reads(straight_run, t
     assert "encoder.conv_in.conv.weight" in state_dict and "decoder.conv_out.conv.weight" in state_dict
     tok = vt.load_tokenizer(out.with_suffix(".yaml"), out)
     _, params = load_params_from_workdir(straight_run)
-    _assert_same_tree(tok.params, params)
+    assert_same_tree(tok.params, params)
 
 
 def test_weights_only_export_holds_just_the_autoencoder(straight_run, tmp_path):
@@ -289,7 +239,7 @@ def test_load_tokenizer_reads_a_training_workdir(straight_run):
     tok = vt.load_tokenizer(checkpoint=straight_run)
     config, params = load_params_from_workdir(straight_run)
     assert tok.config == config and tok.config.encoder.ch == 8
-    _assert_same_tree(tok.params, params)
+    assert_same_tree(tok.params, params)
     video = np.random.default_rng(0).uniform(-1, 1, (1, 5, 32, 32, 3)).astype(np.float32)
     assert np.all(np.isfinite(np.asarray(tok.reconstruct(video))))
 
@@ -297,7 +247,7 @@ def test_load_tokenizer_reads_a_training_workdir(straight_run):
 def test_loss_falls_in_thirty_steps(tmp_path, compile_cache, straight_run):
     workdir = tmp_path / "thirty"
     run_train(workdir, 30, compile_cache)
-    metrics = [m for m in _metrics(workdir) if "train/rec_loss" in m]
+    metrics = [m for m in read_metrics(workdir) if "train/rec_loss" in m]
     rec = [m["train/rec_loss"] for m in metrics]
     psnr = [m["train/psnr"] for m in metrics]
     assert len(rec) == 30
@@ -311,12 +261,12 @@ def test_tiny_preset_learns_over_three_hundred_steps(tmp_path, compile_cache):
     """The tiny_cpu preset as shipped (LPIPS, GAN from step 101, EMA): loss down, PSNR up."""
     workdir = tmp_path / "tiny"
     result = subprocess.run([sys.executable, str(REPO / "train.py"), "--config", "tiny_cpu", "--workdir",
-                             str(workdir)], cwd=REPO, env=_env(compile_cache), capture_output=True, text=True,
+                             str(workdir)], cwd=REPO, env=subprocess_env(compile_cache), capture_output=True, text=True,
                             timeout=3600)
     assert result.returncode == 0, result.stderr[-3000:]
-    metrics = [m for m in _metrics(workdir) if "train/rec_loss" in m]
+    metrics = [m for m in read_metrics(workdir) if "train/rec_loss" in m]
     assert np.mean([m["train/rec_loss"] for m in metrics[-3:]]) < 0.6 * np.mean([m["train/rec_loss"] for m in metrics[:3]])
-    evals = [m["eval/eval_psnr"] for m in _metrics(workdir) if "eval/eval_psnr" in m]
+    evals = [m["eval/eval_psnr"] for m in read_metrics(workdir) if "eval/eval_psnr" in m]
     assert evals[-1] > evals[0] + 3.0
 
 
@@ -328,7 +278,7 @@ def test_one_and_eight_devices_give_the_same_params(straight_run, tmp_path, comp
     assert "mesh {'data': 4, 'fsdp': 2} over 8 cpu devices" in result.stdout
     single = tmp_path / "single"
     run_train(single, 6, compile_cache, ["data.batch_size=8", "eval.batch_size=8"])
-    _assert_same_tree(load_params_from_workdir(single)[1], load_params_from_workdir(workdir)[1], atol=2e-4)
+    assert_same_tree(load_params_from_workdir(single)[1], load_params_from_workdir(workdir)[1], atol=2e-4)
 
 
 def _free_port() -> int:
@@ -343,7 +293,7 @@ def test_two_processes_on_localhost(tmp_path, compile_cache):
     coordinator = f"127.0.0.1:{_free_port()}"
     processes = [subprocess.Popen(_command(workdir, 2) + ["--coordinator", coordinator, "--num_processes", "2",
                                                           "--process_id", str(index)],
-                                  cwd=REPO, env=_env(compile_cache), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  cwd=REPO, env=subprocess_env(compile_cache), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True) for index in range(2)]
     try:
         outputs = [process.communicate(timeout=900)[0] for process in processes]
@@ -353,7 +303,7 @@ def test_two_processes_on_localhost(tmp_path, compile_cache):
     assert [p.returncode for p in processes] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
     assert "2 process(es)" in outputs[0]
     run_train(single, 2, compile_cache, devices=2, extra=["mesh.data=2"])
-    _assert_same_tree(load_params_from_workdir(single)[1], load_params_from_workdir(workdir)[1], atol=2e-4)
+    assert_same_tree(load_params_from_workdir(single)[1], load_params_from_workdir(workdir)[1], atol=2e-4)
 
 
 @pytest.mark.skipif(not (REFERENCE / "model.ckpt").is_file(), reason="shared/vidtok_reference is missing")
@@ -392,7 +342,7 @@ def test_finetune_from_the_official_checkpoint_runs(tmp_path, compile_cache):
                  "data.batch_size=1", "eval.batch_size=1", "loss.disc_channels=8", "loss.disc_num_layers=2",
                  "model.dtype=float32", "optimizer.warmup_steps=1"]:
         command += ["--set", item]
-    result = subprocess.run(command, cwd=REPO, env=_env(compile_cache), capture_output=True, text=True, timeout=1800)
+    result = subprocess.run(command, cwd=REPO, env=subprocess_env(compile_cache), capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stderr[-3000:]
-    losses = [m["train/total_loss"] for m in _metrics(workdir) if "train/total_loss" in m]
+    losses = [m["train/total_loss"] for m in read_metrics(workdir) if "train/total_loss" in m]
     assert losses and all(np.isfinite(losses))

@@ -97,10 +97,12 @@ def test_a_batch_that_does_not_split_over_the_devices_is_a_one_line_error(tmp_pa
     import subprocess
     import sys
 
-    from tests.test_train import REPO, _env
+    from tests.conftest import REPO
+    from tests.helpers import subprocess_env
     result = subprocess.run([sys.executable, str(REPO / "train.py"), "--config", "tiny_cpu", "--workdir",
                              str(tmp_path / "w"), "--steps", "8", "--set", "optimizer.warmup_steps=2"],
-                            cwd=REPO, env=_env(tmp_path / "cache", devices=8), capture_output=True, text=True, timeout=300)
+                            cwd=REPO, env=subprocess_env(tmp_path / "cache", devices=8), capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 1
     assert "error: data.batch_size=2 does not split over the 8 devices" in result.stderr
     assert "Traceback" not in result.stderr

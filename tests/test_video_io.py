@@ -20,22 +20,9 @@ from vidtok_jax.data.transforms import (
 )
 from vidtok_jax.data.video import VideoWriter, iter_video_frames, probe_video, read_frames_at, read_video, write_video
 from vidtok_jax.errors import InputError, VidTokError
+from tests.helpers import frame_numbers, numbered_frames
 
 EXAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "videos" / "example.mp4"
-
-
-def numbered_frames(count: int, height: int = 32, width: int = 48) -> np.ndarray:
-    """Flat-colored uint8 frames whose color encodes the frame number (up to 255), robust to lossy coding."""
-    numbers = np.arange(count)
-    colors = np.stack([16 * (numbers % 16) + 8, 16 * (numbers // 16) + 8, np.full(count, 128)], axis=-1)
-    return np.broadcast_to(colors[:, None, None, :], (count, height, width, 3)).astype(np.uint8)
-
-
-def frame_numbers(frames: np.ndarray) -> list[int]:
-    """Invert ``numbered_frames`` on frames ``[..., T, H, W, 3]`` of pixel values in [0, 255]."""
-    center = np.asarray(frames, dtype=np.float64)[..., frames.shape[-3] // 2, frames.shape[-2] // 2, :]
-    low, high = np.rint((center[..., 0] - 8) / 16), np.rint((center[..., 1] - 8) / 16)
-    return (high * 16 + low).astype(int).tolist()
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_train import REPO, TINY
+from tests.conftest import REPO
+from tests.helpers import TINY
 from vidtok_jax.data.video import write_video
 
 
