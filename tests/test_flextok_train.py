@@ -204,6 +204,11 @@ def test_engine_trains_resumes_after_kill_9_exactly_and_exports(tmp_path, flex_c
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert vt.load_videoflextok(tmp_path / "hub").sampler_steps == 2
+    from vidtok_jax.flextok.training import FlexTokFamily  # fine-tuning starts from a Hub folder as from a workdir
+    from vidtok_jax.train.config import load_train_config
+    for source in (tmp_path / "hub", straight):
+        family = FlexTokFamily(load_train_config("flex_tiny_cpu", [f"init.checkpoint={source}"]))
+        assert_same_tree(family.initial_weights(), trained)
     refused = subprocess.run([*export, "--out", str(tmp_path / "file.safetensors")], cwd=REPO, capture_output=True,
                              text=True, timeout=300)
     assert refused.returncode == 2 and "Hub folder" in refused.stderr and "Traceback" not in refused.stderr

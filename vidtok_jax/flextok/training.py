@@ -30,7 +30,7 @@ from vidtok_jax.config import RegularizerConfig
 from vidtok_jax.data.latent_shards import latent_folders, read_latent_shards, read_shard_index
 from vidtok_jax.default_model import with_default_weights
 from vidtok_jax.errors import ConfigError
-from vidtok_jax.flextok.checkpoint import read_flextok_file, split_state
+from vidtok_jax.flextok.checkpoint import HUB_WEIGHTS, read_flextok_file, split_state
 from vidtok_jax.flextok.config import VIDTOK_IDS, flextok_config_from_dict
 from vidtok_jax.flextok.model import flextok_param_shapes, init_flextok_params, sampler_for
 from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
@@ -59,11 +59,16 @@ class FlexTrainState:
     rng: jax.Array
 
 
+def _is_workdir(source) -> bool:
+    """A training workdir, as opposed to an official file or a Hub folder (`model.safetensors` beside `config.json`)."""
+    return Path(source).is_dir() and not (Path(source) / HUB_WEIGHTS).is_file()
+
+
 def _hydra_config(config: TrainConfig, latent_channels: int, vidtok_name: str, latent_scale) -> dict:
     source = config.init.checkpoint
     if source is not None and config.raw["flextok"]["latent_scale"] is not None:
         raise ConfigError("flextok.latent_scale is set by the model that init.checkpoint names: leave it null")
-    if source is not None and Path(source).is_dir():
+    if source is not None and _is_workdir(source):
         return read_checkpoint(source, None)[2][FLEXTOK_DOCUMENT]
     if source is not None:
         return read_flextok_file(source)[0]
@@ -160,7 +165,7 @@ class FlexTokFamily:
         source = self.config.init.checkpoint
         if source is None:
             return None
-        if Path(source).is_dir():
+        if _is_workdir(source):
             return read_checkpoint(source, None)[1]["params"]
         return split_state(read_flextok_file(source)[1], flextok_param_shapes(self.flex_config), str(source))[0]
 
