@@ -16,9 +16,10 @@ from typing import Any, Iterable, Iterator
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax.traverse_util import flatten_dict
 
 from vidtok_jax.array_checks import finite_range
-from vidtok_jax.checkpoints.state_dict import (flatten, params_from_state_dict, read_state_dict, save_safetensors,
+from vidtok_jax.checkpoints.state_dict import (params_from_state_dict, read_state_dict, save_safetensors,
                                               state_dict_from_params)
 from vidtok_jax.config import ModelConfig, load_model_config
 from vidtok_jax.default_model import with_default_weights
@@ -56,10 +57,14 @@ def param_shapes(config: ModelConfig) -> dict:
     return jax.eval_shape(model.init, jax.random.key(0), _example_input(config))["params"]
 
 
+def tree_size(tree) -> int:
+    """Number of values in a tree of arrays or shapes (e.g. a parameter tree)."""
+    return int(sum(np.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(tree)))
+
+
 def count_params(config: str | Path | ModelConfig) -> int:
     """Number of encoder + decoder parameters of a config (a bundled name or a YAML file)."""
-    shapes = param_shapes(load_model_config(config))
-    return int(sum(np.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(shapes)))
+    return tree_size(param_shapes(load_model_config(config)))
 
 
 def init_params(config: ModelConfig, seed: int = 0) -> dict:
@@ -302,8 +307,8 @@ class Tokenizer:
 
 
 def _check_param_shapes(config: ModelConfig, params: dict, source: str) -> None:
-    expected = {path: tuple(v.shape) for path, v in flatten(param_shapes(config)).items()}
-    found = {path: tuple(np.shape(v)) for path, v in flatten(params).items()}
+    expected = {path: tuple(v.shape) for path, v in flatten_dict(param_shapes(config)).items()}
+    found = {path: tuple(np.shape(v)) for path, v in flatten_dict(params).items()}
     if expected != found:
         differing = sorted("/".join(p) for p in set(expected) ^ set(found)
                            or [p for p in expected if expected[p] != found[p]])

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from vidtok_jax.checkpoints import torch_pickle
+from vidtok_jax.checkpoints.restricted_pickle import AllowListUnpickler
 from vidtok_jax.errors import CheckpointError
 
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
@@ -29,8 +30,7 @@ class _LegacyUnpickler(torch_pickle._RestrictedUnpickler):
     """The restricted torch unpickler, with storages given by key (or zeros while probing dtypes)."""
 
     def __init__(self, file, source: str, storages: dict[str, np.ndarray] | None = None):
-        pickle.Unpickler.__init__(self, file)
-        self._source = source
+        AllowListUnpickler.__init__(self, file, source)
         self._storages = storages
         self.storage_dtypes: dict[str, np.dtype] = {}
 

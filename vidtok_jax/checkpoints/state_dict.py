@@ -8,10 +8,11 @@ Our parameter paths are the official keys: the path `("encoder", "down.0.block.1
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import safetensors.numpy
+from flax.traverse_util import flatten_dict, unflatten_dict
 
 from vidtok_jax.atomic_files import atomic_output
 from vidtok_jax.checkpoints.torch_pickle import read_torch_archive
@@ -19,26 +20,6 @@ from vidtok_jax.errors import CheckpointError
 
 MODEL_PREFIXES = ("encoder.", "decoder.")
 _LEAF_TO_TORCH = {"kernel": "weight", "scale": "weight"}
-
-
-def flatten(tree: Mapping, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            out.update(flatten(value, prefix + (key,)))
-        else:
-            out[prefix + (key,)] = value
-    return out
-
-
-def unflatten(flat: Mapping[tuple[str, ...], Any]) -> dict:
-    tree: dict = {}
-    for path, value in flat.items():
-        node = tree
-        for key in path[:-1]:
-            node = node.setdefault(key, {})
-        node[path[-1]] = value
-    return tree
 
 
 def torch_key(path: tuple[str, ...]) -> str:
@@ -95,7 +76,7 @@ def params_from_state_dict(template: Mapping, state_dict: Mapping[str, np.ndarra
     (`loss.*` discriminator and logvar, EMA buffers), kept for fine-tuning. Raises
     `CheckpointError` listing every missing, unexpected and shape-mismatched key.
     """
-    wanted = flatten(template)
+    wanted = flatten_dict(template)
     by_key = {torch_key(path): path for path in wanted}
     model_keys = {k for k in state_dict if k.startswith(MODEL_PREFIXES)}
     missing = sorted(set(by_key) - model_keys)
@@ -124,13 +105,13 @@ def params_from_state_dict(template: Mapping, state_dict: Mapping[str, np.ndarra
         raise CheckpointError(f"{source} does not fit this model config (wrong config for this "
                               f"checkpoint?): " + " | ".join(parts))
     extras = {k: v for k, v in state_dict.items() if not k.startswith(MODEL_PREFIXES)}
-    return unflatten(flat), extras
+    return unflatten_dict(flat), extras
 
 
 def state_dict_from_params(params: Mapping, extras: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The official state dict (PyTorch layouts and key names) of a parameter tree."""
     out = {torch_key(path): to_torch_layout(path, np.asarray(v, np.float32))
-           for path, v in flatten(params).items()}
+           for path, v in flatten_dict(params).items()}
     out.update(extras or {})
     return out
 

@@ -21,6 +21,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
+from vidtok_jax.checkpoints.restricted_pickle import AllowListUnpickler
 from vidtok_jax.errors import CheckpointError
 
 _STORAGE_DTYPES = {
@@ -114,24 +115,18 @@ _ALLOWED_GLOBALS.update({("torch", name): _StorageType(dt) for name, dt in _STOR
 _ALLOWED_GLOBALS.update({("torch", name): _TorchDtype(name) for name in _TORCH_DTYPES})
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+class _RestrictedUnpickler(AllowListUnpickler):
     """Unpickler that rebuilds tensors from the archive's storages and refuses other globals."""
 
+    allowed = _ALLOWED_GLOBALS
+    refusal = ("only tensors and plain containers may appear in a checkpoint (this file may be unsafe, or was "
+               "saved with objects other than weights; re-save its state_dict alone)")
+
     def __init__(self, data: bytes, archive: zipfile.ZipFile, prefix: str, source: str):
-        super().__init__(io.BytesIO(data))
+        super().__init__(io.BytesIO(data), source)
         self._archive = archive
         self._prefix = prefix
-        self._source = source
         self._storages: dict[str, np.ndarray] = {}
-
-    def find_class(self, module: str, name: str):
-        key = (module, name)
-        if key not in _ALLOWED_GLOBALS or _ALLOWED_GLOBALS[key] is None:
-            raise CheckpointError(
-                f"{self._source}: refusing to load the global '{module}.{name}': only tensors and plain "
-                "containers may appear in a checkpoint (this file may be unsafe, or was saved with "
-                "objects other than weights; re-save its state_dict alone)")
-        return _ALLOWED_GLOBALS[key]
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):

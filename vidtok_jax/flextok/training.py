@@ -43,7 +43,8 @@ from vidtok_jax.checkpoints.workdir import FLEXTOK_DOCUMENT, read_checkpoint
 from vidtok_jax.train.config import TrainConfig
 from vidtok_jax.train.optimizer import ema_update, generator_optimizer
 from vidtok_jax.train.state import PRNG_IMPL, count_params
-from vidtok_jax.train.step import compute_dtype, psnr_per_frame
+from vidtok_jax.metrics.psnr import psnr_per_frame
+from vidtok_jax.train.step import compute_dtype
 
 
 

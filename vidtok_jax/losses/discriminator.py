@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vidtok_jax.checkpoints.state_dict import from_torch_layout, to_torch_layout
 from vidtok_jax.errors import CheckpointError
 
 LEAKY_SLOPE = 0.2
@@ -96,16 +97,6 @@ _STAT_TO_TORCH = {"mean": "running_mean", "var": "running_var"}
 STATE_DICT_PREFIX = "loss.discriminator."
 
 
-def _kernel_to_torch(kernel: np.ndarray) -> np.ndarray:
-    n = kernel.ndim
-    return np.ascontiguousarray(np.transpose(kernel, (n - 1, n - 2) + tuple(range(n - 2))))
-
-
-def _kernel_from_torch(weight: np.ndarray) -> np.ndarray:
-    n = weight.ndim
-    return np.ascontiguousarray(np.transpose(weight, tuple(range(2, n)) + (1, 0)))
-
-
 def _entries(params: dict, batch_stats: dict):
     """``(official key, collection, layer, leaf name)`` of every discriminator variable."""
     for layer, leaves in params.items():
@@ -125,7 +116,7 @@ def discriminator_state_dict(params: dict, batch_stats: dict) -> dict[str, np.nd
     out = {}
     for key, collection, layer, name in _entries(params, batch_stats):
         value = np.asarray(trees[collection][layer][name], np.float32)
-        out[key] = _kernel_to_torch(value) if name == "kernel" else value
+        out[key] = to_torch_layout((layer, name), value)
     for layer in batch_stats:
         out[f"{STATE_DICT_PREFIX}{layer}.num_batches_tracked"] = np.asarray(0, np.int64)
     return out
@@ -147,7 +138,7 @@ def discriminator_from_state_dict(params: dict, batch_stats: dict, state_dict: d
     out: dict = {"params": {}, "batch_stats": {}}
     for key, collection, layer, name in entries:
         value = np.asarray(state_dict[key], np.float32)
-        value = _kernel_from_torch(value) if name == "kernel" else value
+        value = from_torch_layout((layer, name), value)
         wanted = tuple(trees[collection][layer][name].shape)
         if value.shape != wanted:
             raise CheckpointError(f"{source}: {key} has shape {tuple(state_dict[key].shape)}, which does not fit "

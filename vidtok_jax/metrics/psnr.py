@@ -5,7 +5,8 @@ both frames are clamped to [-1, 1] and mapped to [0, 1] by (x + 1) / 2 (VidTok c
 reconstruction; the input video is already in range); per frame, MSE is the mean of the squared
 difference over H, W and the three RGB channels, and PSNR = -10 log10(MSE + 1e-8) dB (data range 1;
 the 1e-8 caps identical frames at 80 dB). VidTok reports the mean of the per-frame values over all
-frames of all videos.
+frames of all videos. `psnr` checks its inputs first; `psnr_per_frame` is the bare computation, for
+callers inside jitted code (the training steps).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ MSE_EPSILON = 1e-8
 
 
 @jax.jit
-def _psnr_per_frame(a: jax.Array, b: jax.Array) -> jax.Array:
+def psnr_per_frame(a: jax.Array, b: jax.Array) -> jax.Array:
+    """PSNR in dB of each frame of `[..., H, W, 3]` arrays in [-1, 1], without input checks (traceable)."""
     mse = jnp.mean((to_unit_range(a) - to_unit_range(b)) ** 2, axis=(-3, -2, -1))
     return -10.0 * jnp.log10(mse + MSE_EPSILON)
 
@@ -30,4 +32,4 @@ def psnr(a, b) -> jax.Array:
     Videos `[B, T, H, W, 3]` give `[B, T]`; the VidTok number is the mean of all entries.
     """
     a, b = pixel_pair(a, b)
-    return _psnr_per_frame(a, b)
+    return psnr_per_frame(a, b)

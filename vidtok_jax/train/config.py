@@ -24,16 +24,30 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
+import jax
 import yaml
 
 from vidtok_jax.config import ModelConfig, NetConfig, load_model_config
 from vidtok_jax.default_model import weights_path
 from vidtok_jax.errors import ConfigError
+from vidtok_jax.tokenizer import COMPUTE_DTYPES
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
-REMAT_POLICIES = ("none", "blocks", "full", "dots_saveable", "convs_saveable")
+
+
+def _convs_saveable(primitive, *_, **__) -> bool:
+    return primitive in (jax.lax.conv_general_dilated_p, jax.lax.dot_general_p)
+
+
+# model.remat: "none", "blocks" (nn.remat of each residual block), or one of these jax.checkpoint policies,
+# applied to the encoder and the decoder each.
+CHECKPOINT_POLICIES = {
+    "full": jax.checkpoint_policies.nothing_saveable,
+    "dots_saveable": jax.checkpoint_policies.dots_saveable,
+    "convs_saveable": _convs_saveable,
+}
+REMAT_POLICIES = ("none", "blocks", *CHECKPOINT_POLICIES)
 SCHEDULES = ("constant", "warmup", "cosine")
-DTYPES = ("float32", "bfloat16")
 DATA_SOURCES = ("videos", "synthetic", "latents")
 REGULARIZATION_LOSSES = ("kl_loss", "aux_loss")
 
@@ -329,7 +343,8 @@ def _check_family_and_model(raw: dict, model: ModelConfig) -> None:
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in scale)),
                  f"flextok.latent_scale must be null, auto or a list of positive numbers (one per latent channel), "
                  f"got {scale!r}")
-    _require(raw["model"]["dtype"] in DTYPES, f"model.dtype must be one of {DTYPES}, got {raw['model']['dtype']!r}")
+    _require(raw["model"]["dtype"] in COMPUTE_DTYPES,
+             f"model.dtype must be one of {COMPUTE_DTYPES}, got {raw['model']['dtype']!r}")
     _require(raw["model"]["remat"] in REMAT_POLICIES,
              f"model.remat must be one of {REMAT_POLICIES}, got {raw['model']['remat']!r}")
     _require(raw["stage"] in (1, 2), f"stage must be 1 (whole model) or 2 (decoder only), got {raw['stage']!r}")

@@ -33,8 +33,6 @@ from vidtok_jax.train.config import TrainConfig
 from vidtok_jax.train.state import count_params, discriminator_input_shape, init_state, make_discriminator
 from vidtok_jax.train.step import TrainStep
 
-FAMILIES = ("vidtok", "videoflextok")
-
 
 def initial_weights(config: TrainConfig) -> dict | None:
     """Weights to start from (``init.checkpoint``): a training workdir, an official .ckpt/.safetensors, or

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
 from vidtok_jax.losses.discriminator import PatchDiscriminator
 from vidtok_jax.nn.autoencoder import Autoencoder
+from vidtok_jax.tokenizer import tree_size as count_params  # noqa: F401 (the trainers count their trees with it)
 from vidtok_jax.train.config import TrainConfig
 from vidtok_jax.train.optimizer import discriminator_optimizer, generator_optimizer
 
@@ -104,7 +104,3 @@ def init_state(config: TrainConfig, initial: dict | None = None) -> TrainState:
         discriminator=discriminator, discriminator_opt=discriminator_optimizer(config).init(discriminator["params"]),
         lecam={"real": jnp.zeros((), jnp.float32), "fake": jnp.zeros((), jnp.float32)},
         rng=jax.random.key_data(rng_key))
-
-
-def count_params(tree) -> int:
-    return int(sum(np.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(tree)))

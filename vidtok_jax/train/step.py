@@ -14,7 +14,7 @@ then), except that its BatchNorm running statistics and the LeCAM averages only 
 The autoencoder computes in ``model.dtype`` (bfloat16 by default) with float32 parameters; the
 losses, gradients and optimizer states are float32. ``model.remat``: ``blocks`` recomputes each
 residual block in the backward pass (``nn.remat``); the other policies wrap the encoder and the
-decoder each in ``jax.checkpoint`` with that policy.
+decoder each in ``jax.checkpoint`` with that policy (``train.config.CHECKPOINT_POLICIES``).
 """
 
 from __future__ import annotations
@@ -25,37 +25,21 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from vidtok_jax import tokenizer
 from vidtok_jax.losses.gan import (D_LOSSES, adaptive_weight, generator_loss, lecam_regularizer,
                                    update_lecam_ema)
 from vidtok_jax.losses.reconstruction import reconstruction_nll, video_frames
-from vidtok_jax.metrics.inputs import to_unit_range
-from vidtok_jax.metrics.psnr import MSE_EPSILON
+from vidtok_jax.metrics.psnr import psnr_per_frame
 from vidtok_jax.nn.autoencoder import Autoencoder
 from vidtok_jax.quantizers import FSQ, gaussian_kl, gaussian_sample
-from vidtok_jax.train.config import TrainConfig
+from vidtok_jax.train.config import CHECKPOINT_POLICIES, TrainConfig
 from vidtok_jax.train.optimizer import discriminator_optimizer, ema_update, generator_optimizer
 from vidtok_jax.train.state import PRNG_IMPL, TrainState, autoencoder_params, make_discriminator
 
 
-def _convs_saveable(primitive, *_, **__) -> bool:
-    return primitive in (jax.lax.conv_general_dilated_p, jax.lax.dot_general_p)
-
-
-REMAT_POLICIES = {
-    "full": jax.checkpoint_policies.nothing_saveable,
-    "dots_saveable": jax.checkpoint_policies.dots_saveable,
-    "convs_saveable": _convs_saveable,
-}
-
-
-def psnr_per_frame(a: jax.Array, b: jax.Array) -> jax.Array:
-    """Traceable PSNR of ``[..., H, W, 3]`` frames in [-1, 1], as ``vidtok_jax.metrics.psnr``."""
-    mse = jnp.mean(jnp.square(to_unit_range(a) - to_unit_range(b)), axis=(-3, -2, -1))
-    return -10.0 * jnp.log10(mse + MSE_EPSILON)
-
-
-def compute_dtype(config: TrainConfig):
-    return jnp.bfloat16 if config.model.dtype == "bfloat16" else jnp.float32
+def compute_dtype(config: TrainConfig) -> jnp.dtype:
+    """The dtype a run's models compute in: its ``model.dtype``, by the tokenizer's rule."""
+    return tokenizer.compute_dtype(config.model.dtype)
 
 
 def decoder_last_kernel(tree: dict) -> jax.Array:
@@ -65,7 +49,7 @@ def decoder_last_kernel(tree: dict) -> jax.Array:
 
 
 def _with_remat(fn, policy: str):
-    return jax.checkpoint(fn, policy=REMAT_POLICIES[policy]) if policy in REMAT_POLICIES else fn
+    return jax.checkpoint(fn, policy=CHECKPOINT_POLICIES[policy]) if policy in CHECKPOINT_POLICIES else fn
 
 
 class TrainStep:
