@@ -16,6 +16,8 @@ from vidtok_jax.cli.demo import DEMO_CLIP
 from vidtok_jax.metrics import psnr
 from vidtok_jax.train.camera_motion import as_rgb, camera_path_frames
 
+pytestmark = pytest.mark.integration  # the bundled VideoFlexTok end to end on real clips
+
 # Floors 1-3 dB under what the bundled model measures here (k = 1: 14.3 dB, k = R: 17.5 dB, from the camera pan's
 # tokens: 10.6 dB; docs/videoflextok.md has the held-out study).
 K_GAIN_FLOOR_DB = 2.0  # PSNR at k = R over k = 1 on the demo clip

@@ -30,6 +30,8 @@ from vidtok_jax.data.video import probe_video, read_video, write_video
 from vidtok_jax.errors import InputError
 from vidtok_jax.tokenizer import load_tokenizer
 
+pytestmark = pytest.mark.integration  # the commands end to end on real clips
+
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "vidtok_reference"
 EXAMPLE = REPO.parent / "shared" / "videos" / "example.mp4"

@@ -16,6 +16,8 @@ from vidtok_jax.data.video import probe_video
 from tests.conftest import read_png
 from tests.helpers import R, small
 
+pytestmark = pytest.mark.integration  # the VideoFlexTok commands end to end
+
 
 @pytest.fixture(scope="module")
 def flex_file(tmp_path_factory):

@@ -4,7 +4,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from vidtok_jax import cpu_memory
+
+pytestmark = pytest.mark.integration  # compiles in subprocesses
 
 # A chain of residual convolutions and its gradient, the shape of a VidTok train step in small.
 # Prints the compiled program's temporary memory in bytes.

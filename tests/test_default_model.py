@@ -20,6 +20,8 @@ from vidtok_jax.metrics import psnr
 from vidtok_jax.train.default_data import sample_clip_paths
 from vidtok_jax.train.motion_data import HELD_OUT
 
+pytestmark = pytest.mark.integration  # the bundled VidTok end to end on real clips
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "videos" / "example.mp4"
 HELD_OUT_PSNR_DB = 34.5  # measured 35.0 (the weights before the motion fine-tune: 29.1)
 # Floors under the bundled model's measured PSNR (dB) at 128x128, (all frames, frames 2..N), on the first N frames:

@@ -19,6 +19,8 @@ from vidtok_jax import cli
 from vidtok_jax.cli import main
 from vidtok_jax.data.video import probe_video
 
+pytestmark = pytest.mark.integration  # the README's main command in an empty folder
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 MIN_MEAN_PSNR = 27.0  # dB; measured 28.15 (frames 2..65: 28.13)
 DEMO_FRAMES, DEMO_HEIGHT, DEMO_WIDTH = 65, 128, 224

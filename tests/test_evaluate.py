@@ -24,6 +24,8 @@ from vidtok_jax.data.video import read_video, write_video
 from vidtok_jax.metrics import psnr, ssim
 from vidtok_jax.tokenizer import load_tokenizer
 
+pytestmark = pytest.mark.integration  # evaluation runs end to end
+
 MODEL = Path(__file__).resolve().parents[1].parent / "shared" / "vidtok_reference" / "kl_causal_488_4chn"
 SIZE, FRAMES = 32, 9
 FAST = ["--size", str(SIZE), "--frames", str(FRAMES), "--lpips-net", "alex"]

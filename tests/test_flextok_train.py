@@ -23,6 +23,8 @@ from vidtok_jax.train.synthetic import SyntheticBatches
 from tests.conftest import REPO
 from tests.helpers import R, assert_same_tree, kill_after_first_checkpoint, read_metrics, small, subprocess_env
 
+pytestmark = pytest.mark.integration  # VideoFlexTok training runs
+
 FLEX = ["data.batch_size=2", "eval.batch_size=2", "eval.every=4", "checkpoint.every=4", "checkpoint.keep=10",
         "log.every=1", "optimizer.schedule=constant", "flextok.eval_steps=2"]
 

@@ -23,6 +23,8 @@ from vidtok_jax.tokenizer import init_params
 from tests.conftest import documentation_text
 from tests.helpers import small
 
+pytestmark = pytest.mark.integration  # every Python example of the docs, in order
+
 
 def python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", documentation_text(), flags=re.S)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from vidtok_jax.nn.autoencoder import Autoencoder
 from vidtok_jax.train.config import load_train_config
@@ -22,6 +23,7 @@ def _loss_and_grads(remat_blocks: bool, params, video):
     return jax.value_and_grad(loss), jax.jit(jax.value_and_grad(loss))(params)
 
 
+@pytest.mark.integration  # compiles a training step three times: about a minute
 def test_remat_blocks_gives_the_same_params_and_gradients():
     config = load_train_config("tiny_cpu", TINY).model_config
     video = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (1, 5, 16, 16, 3)), jnp.float32)

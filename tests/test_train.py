@@ -25,6 +25,8 @@ from vidtok_jax.checkpoints.workdir import export_workdir, load_params_from_work
 from tests.conftest import REPO
 from tests.helpers import TINY, assert_same_tree, flatten_tree, kill_after_first_checkpoint, read_metrics, subprocess_env
 
+pytestmark = pytest.mark.integration  # training runs through train.py, several in subprocesses
+
 REFERENCE = REPO.parent / "shared" / "vidtok_reference" / "kl_causal_488_4chn"
 
 

@@ -22,6 +22,8 @@ from tests.conftest import REPO
 from tests.helpers import TINY
 from vidtok_jax.data.video import write_video
 
+pytestmark = pytest.mark.integration  # builds the wheel and installs it into a new environment
+
 
 def _run(command: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from flax import traverse_util
 
-from vidtok_jax.atomic_files import save_npz
+from vidtok_jax.atomic_files import atomic_output, save_npz
 from vidtok_jax.errors import CheckpointError
 from vidtok_jax.checkpoints.torch_pickle import read_torch_archive
 from vidtok_jax.metrics.numpy_pickle import load_numpy_pickle
@@ -130,7 +130,8 @@ def _write_members(entries: dict, read, members: list[str], destination: Path, a
             raise CheckpointError(f"{archive.name} has no file {member}")
         target = destination / member
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(read(entries[member]))
+        with atomic_output(target) as file:
+            file.write(read(entries[member]))
         extracted[member] = target
     return extracted
 
