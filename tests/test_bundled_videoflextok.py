@@ -13,8 +13,8 @@ import pytest
 import vidtok_jax as vt
 from vidtok_jax.cli import main
 from vidtok_jax.cli.demo import DEMO_CLIP
+from vidtok_jax.datasets.camera_motion import as_rgb, camera_path_frames
 from vidtok_jax.metrics import psnr
-from vidtok_jax.train.camera_motion import as_rgb, camera_path_frames
 
 # Floors 1-3 dB under what the bundled model measures here (k = 1: 14.3 dB, k = R: 17.5 dB, from the camera pan's
 # tokens: 10.6 dB; docs/videoflextok.md has the held-out study).

@@ -4,13 +4,13 @@ import os
 import subprocess
 import sys
 
-from vidtok_jax import cpu_memory
+from vidtok_jax.runtime import cpu_memory
 
 # A chain of residual convolutions and its gradient, the shape of a VidTok train step in small.
 # Prints the compiled program's temporary memory in bytes.
 PROGRAM = """
 import sys
-from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
+from vidtok_jax.runtime.cpu_memory import use_memory_optimized_cpu_scheduler
 if sys.argv[1] == "memory_optimized":
     use_memory_optimized_cpu_scheduler()
 import jax, jax.numpy as jnp

@@ -17,9 +17,9 @@ import numpy as np
 
 from vidtok_jax.data.dataset import DataConfig, VideoBatchIterator
 from vidtok_jax.data.latent_shards import LatentBatches, read_latent_shards
+from vidtok_jax.data.synthetic import SyntheticBatches
 from vidtok_jax.errors import ConfigError
 from vidtok_jax.train.config import TrainConfig
-from vidtok_jax.train.synthetic import SyntheticBatches
 
 
 def _local_batch_size(batch_size: int) -> int:
