@@ -1,7 +1,7 @@
 """Training and evaluation input: clips for this process, assembled into globally sharded batches.
 
 ``data.source: videos`` reads clips with the grain pipeline (``VideoBatchIterator``: official
-clip sampling, resize + center crop); ``synthetic`` makes moving patterns (``synthetic``);
+clip sampling, resize + center crop); ``synthetic`` makes moving patterns (``vidtok_jax.data.synthetic``);
 ``latents`` reads a frozen VidTok's latents from ``vidtok-jax encode-dir`` shards (``LatentBatches``,
 for a second-stage family such as VideoFlexTok; evaluation still reads videos). Each
 process loads ``batch_size / process_count`` clips per step; in multi-process runs the video
