@@ -28,7 +28,7 @@ import numpy as np
 
 import vidtok_jax as vt
 from vidtok_jax.checkpoints.state_dict import state_dict_from_params
-from vidtok_jax.tokenizer import init_params
+from vidtok_jax.vidtok.tokenizer import init_params
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_model.json"
 

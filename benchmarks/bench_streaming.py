@@ -34,7 +34,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "bench_streaming.json"
 def _tokenizer(config: str, ch: int, dtype: str):
     import jax.numpy as jnp
     import vidtok_jax as vt
-    from vidtok_jax.tokenizer import init_params
+    from vidtok_jax.vidtok.tokenizer import init_params
     warnings.simplefilter("ignore")
     cfg = vt.load_model_config(config)
     cfg = dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, ch=ch),

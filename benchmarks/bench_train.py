@@ -5,7 +5,7 @@ autoencoder forward, generator + discriminator updates, LPIPS, GAN terms on), ru
 warm up (``--warmup``) and then ``--steps`` timed times. Memory: the compiled step's own estimate
 (arguments + outputs + temporaries - aliased donations, from XLA's memory analysis) and the
 process's peak resident set size so far (cases run in the order given, smallest first). FLOPs:
-the analytic count of ``vidtok_jax.flops`` (convolutions and matmuls from their shapes, plus
+the analytic count of ``vidtok_jax.runtime.flops`` (convolutions and matmuls from their shapes, plus
 element-wise work), which gives the model FLOP utilisation (``mfu``) against the device's peak,
 and XLA's own count beside it (``step_tflop``, which on GPUs misses the convolutions handed to
 cuDNN). Run from the repository root:
@@ -27,13 +27,13 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from vidtok_jax import flops as flops_lib
-from vidtok_jax.compilation_cache import use_threefry_gpu_kernel
-from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
+from vidtok_jax.data.synthetic import synthetic_clip
+from vidtok_jax.runtime import flops as flops_lib
+from vidtok_jax.runtime.compilation_cache import use_threefry_gpu_kernel
+from vidtok_jax.runtime.cpu_memory import use_memory_optimized_cpu_scheduler
+from vidtok_jax.train.command import make_family
 from vidtok_jax.train.config import REMAT_POLICIES, load_train_config
-from vidtok_jax.train.family import make_family
-from vidtok_jax.train.state import count_params
-from vidtok_jax.train.synthetic import synthetic_clip
+from vidtok_jax.vidtok.tokenizer import tree_size
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_train.json"
 CASES = {
@@ -114,7 +114,7 @@ def bench_case(name: str, args: argparse.Namespace) -> dict:
     analytic_tflops = analytic / seconds / 1e12 if times else None
     return {
         "case": name, "model": family.describe(state).split(":")[0],
-        "params": count_params(state.params if config.family == "videoflextok" else state.generator["autoencoder"]),
+        "params": tree_size(state.params if config.family == "videoflextok" else state.generator["autoencoder"]),
         "ch": config.model_config.encoder.ch, "batch": data.batch_size, "frames": data.num_frames,
         "size": data.height, "dtype": config.model.dtype, "remat": config.model.remat,
         "compile_s": round(compile_seconds, 1), "step_s": round(seconds, 3), "step_times_s": [round(t, 3) for t in times],

@@ -9,7 +9,7 @@ is on VidTok latents (one 17-frame clip = 5 latent frames), after compilation, m
 `--repeat` runs; detokenize uses APG guidance (two decoder passes per step), as the official
 notebook. Every k runs the same compiled program, so k changes no time or memory: the k rows
 show it. Peak memory is the device's peak allocation where the backend reports it (GPU), else
-the process's peak resident memory. FLOPs are the analytic count of `vidtok_jax.flops` (model FLOP
+the process's peak resident memory. FLOPs are the analytic count of `vidtok_jax.runtime.flops` (model FLOP
 utilisation on known GPUs). Prints a table and writes benchmarks/results/bench_videoflextok.json.
 """
 
@@ -26,9 +26,9 @@ import jax
 import jax.numpy as jnp
 
 import vidtok_jax as vt
-from vidtok_jax import flops
 from vidtok_jax.flextok.model import sampler_for, guidance_from
 from vidtok_jax.flextok.presets import RELEASED_SHAPES, flextok_hydra_config
+from vidtok_jax.runtime import flops
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_videoflextok.json"
 # Dense peak TFLOP/s by (device kind, compute dtype), for the model FLOP utilisation.

@@ -37,10 +37,10 @@ import numpy as np
 import vidtok_jax as vt
 from vidtok_jax.cli.demo import DEMO_CLIP
 from vidtok_jax.cli.flex_demo import powers_of_two, rows_picture
-from vidtok_jax.images import write_png
+from vidtok_jax.data.images import write_png
+from vidtok_jax.datasets.default_data import sample_clip_paths
+from vidtok_jax.datasets.motion_data import HELD_OUT
 from vidtok_jax.metrics import lpips, psnr, ssim
-from vidtok_jax.train.default_data import sample_clip_paths
-from vidtok_jax.train.motion_data import HELD_OUT
 
 HERE = Path(__file__).resolve().parent
 RESULTS, FIGURE = HERE / "results" / "flextok_study.json", HERE / "figures" / "flextok_study.png"

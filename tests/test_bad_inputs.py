@@ -18,8 +18,8 @@ import vidtok_jax as vt
 from tests.conftest import REPO
 from tests.helpers import small
 from vidtok_jax.cli import main
-from vidtok_jax.tokenizer import init_params
 from vidtok_jax.train.command import main as train_main
+from vidtok_jax.vidtok.tokenizer import init_params
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import pytest
 import vidtok_jax as vt
 from vidtok_jax.cli import main
 from vidtok_jax.cli.demo import DEMO_CLIP
+from vidtok_jax.datasets.camera_motion import as_rgb, camera_path_frames
 from vidtok_jax.metrics import psnr
-from vidtok_jax.train.camera_motion import as_rgb, camera_path_frames
 
 pytestmark = pytest.mark.integration  # the bundled VideoFlexTok end to end on real clips
 

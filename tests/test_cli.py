@@ -21,14 +21,14 @@ import numpy as np
 import pytest
 
 import vidtok_jax
-from vidtok_jax import compilation_cache
 from vidtok_jax.cli import info as cli_info, model as cli_model
 from vidtok_jax.cli import main
-from vidtok_jax.chunks import exactly, pad_end, padded, paired_with_inputs, regroup, skip_and_take
+from vidtok_jax.data.chunks import exactly, pad_end, padded, paired_with_inputs, regroup, skip_and_take
 from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop
 from vidtok_jax.data.video import probe_video, read_video, write_video
 from vidtok_jax.errors import InputError
-from vidtok_jax.tokenizer import load_tokenizer
+from vidtok_jax.runtime import compilation_cache
+from vidtok_jax.vidtok.tokenizer import load_tokenizer
 
 pytestmark = pytest.mark.integration  # the commands end to end on real clips
 

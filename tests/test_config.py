@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import vidtok_jax as vt
-from vidtok_jax.config import BUNDLED_DIR, model_config_from_dict
+from vidtok_jax.vidtok.config import BUNDLED_DIR, model_config_from_dict
 from tests.conftest import REFERENCE
 
 # Encoder + decoder parameter counts of the official PyTorch modules, one per official config.

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from vidtok_jax import cpu_memory
+from vidtok_jax.runtime import cpu_memory
 
 pytestmark = pytest.mark.integration  # compiles in subprocesses
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration  # compiles in subprocesses
 # Prints the compiled program's temporary memory in bytes.
 PROGRAM = """
 import sys
-from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
+from vidtok_jax.runtime.cpu_memory import use_memory_optimized_cpu_scheduler
 if sys.argv[1] == "memory_optimized":
     use_memory_optimized_cpu_scheduler()
 import jax, jax.numpy as jnp

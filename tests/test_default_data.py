@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vidtok_jax.data.video import read_video, write_video
-from vidtok_jax.train.default_data import random_colour_grade, write_video_crops
+from vidtok_jax.datasets.default_data import random_colour_grade, write_video_crops
 
 
 def gradient_video(frames: int, height: int, width: int) -> np.ndarray:
@@ -37,7 +37,7 @@ def test_video_crops_are_square_clips_of_consecutive_frames(tmp_path):
 
 
 def test_strided_windows_skip_frames_mirror_and_reverse():
-    from vidtok_jax.train.motion_data import strided_window
+    from vidtok_jax.datasets.motion_data import strided_window
 
     counter = np.repeat(np.arange(200, dtype=np.uint8)[:, None, None, None], 16, axis=1)
     counter = np.repeat(np.repeat(counter, 16, axis=2), 3, axis=3)  # frame i is all i
@@ -53,7 +53,7 @@ def test_strided_windows_skip_frames_mirror_and_reverse():
 
 
 def test_motion_data_is_deterministic_moves_and_never_reads_the_held_out_clip(tmp_path, monkeypatch):
-    from vidtok_jax.train import motion_data
+    from vidtok_jax.datasets import motion_data
 
     read, written = [], {}
     real_read = motion_data.read_video
@@ -76,7 +76,7 @@ def test_motion_data_is_deterministic_moves_and_never_reads_the_held_out_clip(tm
 
 
 def test_frames_outside_drops_every_frame_near_an_excerpt_frame():
-    from vidtok_jax.train.film import MARGIN, frames_outside
+    from vidtok_jax.datasets.film import MARGIN, frames_outside
 
     film = np.random.default_rng(0).integers(0, 256, (300, 16, 16, 3), dtype=np.uint8)
     runs = frames_outside(film, [film[100:120]], min_length=10)
@@ -86,7 +86,7 @@ def test_frames_outside_drops_every_frame_near_an_excerpt_frame():
 
 
 def test_the_film_kind_cuts_windows_of_the_film_and_needs_its_path(tmp_path):
-    from vidtok_jax.train import motion_data
+    from vidtok_jax.datasets import motion_data
 
     t = np.arange(120, dtype=np.float32)[:, None, None, None]
     y, x = (grid[None, ..., None] for grid in np.mgrid[0:48, 0:64].astype(np.float32))

@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 
 import vidtok_jax as vt
-from vidtok_jax import cli, default_model
+from vidtok_jax import cli
 from vidtok_jax.cli.parser import DEFAULT_CONFIG
 from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop, to_model_range
 from vidtok_jax.data.video import probe_video, read_video
+from vidtok_jax.datasets.default_data import sample_clip_paths
+from vidtok_jax.datasets.motion_data import HELD_OUT
 from vidtok_jax.errors import ConfigError
 from vidtok_jax.metrics import psnr
-from vidtok_jax.train.default_data import sample_clip_paths
-from vidtok_jax.train.motion_data import HELD_OUT
+from vidtok_jax.vidtok import default_model
 
 pytestmark = pytest.mark.integration  # the bundled VidTok end to end on real clips
 

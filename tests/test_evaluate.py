@@ -18,11 +18,11 @@ from vidtok_jax.cli.evaluate import EvaluationOptions, _reconstruct
 from vidtok_jax.cli.frames import Preprocessing
 from vidtok_jax.cli.model import ModelOptions
 from vidtok_jax.cli.plots import CAPTION_HEIGHT
-from vidtok_jax.chunks import pad_end, regroup
+from vidtok_jax.data.chunks import pad_end, regroup
 from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop, to_model_range
 from vidtok_jax.data.video import read_video, write_video
 from vidtok_jax.metrics import psnr, ssim
-from vidtok_jax.tokenizer import load_tokenizer
+from vidtok_jax.vidtok.tokenizer import load_tokenizer
 
 pytestmark = pytest.mark.integration  # evaluation runs end to end
 

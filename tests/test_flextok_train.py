@@ -15,11 +15,11 @@ import optax
 import pytest
 
 import vidtok_jax as vt
-from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss, sample_keep
 from vidtok_jax.checkpoints.workdir import read_checkpoint
+from vidtok_jax.data.synthetic import SyntheticBatches
+from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss, sample_keep
 from vidtok_jax.flextok.training import FlexTokFamily
 from vidtok_jax.train.config import load_train_config
-from vidtok_jax.train.synthetic import SyntheticBatches
 from tests.conftest import REPO
 from tests.helpers import R, assert_same_tree, kill_after_first_checkpoint, read_metrics, small, subprocess_env
 
@@ -230,7 +230,7 @@ def test_latent_shards_give_the_latents_and_the_steps_of_the_on_the_fly_path(tmp
     from vidtok_jax.data.latent_shards import LatentBatches, read_latent_shards
     from vidtok_jax.flextok.training import FlexTokFamily
     from vidtok_jax.train.config import load_train_config
-    from vidtok_jax.train.synthetic import synthetic_clip
+    from vidtok_jax.data.synthetic import synthetic_clip
 
     videos, shards = tmp_path / "videos", tmp_path / "shards"
     videos.mkdir()

@@ -9,9 +9,9 @@ import jax.numpy as jnp
 import pytest
 
 import vidtok_jax as vt
-from vidtok_jax import flops
-from vidtok_jax.nn.autoencoder import Autoencoder
-from vidtok_jax.tokenizer import param_shapes
+from vidtok_jax.runtime import flops
+from vidtok_jax.vidtok.nn.autoencoder import Autoencoder
+from vidtok_jax.vidtok.tokenizer import param_shapes
 
 
 def _conv(x, w, stride=1):

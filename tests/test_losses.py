@@ -10,11 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vidtok_jax.losses.discriminator import (PatchDiscriminator, discriminator_from_state_dict,
-                                             discriminator_state_dict)
-from vidtok_jax.losses.gan import (adaptive_weight, generator_loss, hinge_d_loss, lecam_regularizer,
-                                   update_lecam_ema)
-from vidtok_jax.losses.reconstruction import reconstruction_nll
+from vidtok_jax.vidtok.losses.discriminator import (PatchDiscriminator, discriminator_from_state_dict,
+                                                    discriminator_state_dict)
+from vidtok_jax.vidtok.losses.gan import (adaptive_weight, generator_loss, hinge_d_loss, lecam_regularizer,
+                                          update_lecam_ema)
+from vidtok_jax.vidtok.losses.reconstruction import reconstruction_nll
 
 REFERENCE_CKPT = Path(__file__).resolve().parents[1].parent / "shared" / "vidtok_reference" / "kl_causal_488_4chn" / "model.ckpt"
 
@@ -113,7 +113,7 @@ def test_reconstruction_nll_adds_lpips_to_every_pixel():
 def test_adaptive_weight_gradients_come_from_the_decoders_last_kernel():
     """The pullback of the one forward pass gives the same last-layer gradient as a separate jax.grad."""
     from vidtok_jax.train.config import load_train_config
-    from vidtok_jax.train.step import TrainStep, decoder_last_kernel
+    from vidtok_jax.vidtok.step import TrainStep, decoder_last_kernel
 
     config = load_train_config("tiny_cpu", ["model.net.ch=8", "model.net.ch_mult=[1,2]",
                                             "model.net.time_downsample_factor=2", "data.num_frames=5",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import vidtok_jax as vt
-from vidtok_jax.quantizers import FSQ, gaussian_kl, split_moments
+from vidtok_jax.vidtok.quantizers import FSQ, gaussian_kl, split_moments
 from tests.conftest import REFERENCE_CASES, channels_last, reference_dir, rel_l2
 
 TOL = 1e-5

@@ -9,7 +9,7 @@ is checked as far as it goes without doing the work:
   training run's config is loaded with its `--set` overrides (preset names, keys, values, the
   checks made before anything runs), with stand-ins for the files the reader would have (DATA: a
   folder with one video, a checkpoint: an empty file, a workdir: a folder);
-- `python benchmarks/X.py ...` and `python -m vidtok_jax.train.default_data ...`: parsed by that
+- `python benchmarks/X.py ...` and `python -m vidtok_jax.datasets.default_data ...`: parsed by that
   script's parser, which stops the script before it runs.
 
 The README's install line and `bash .ci/run` are left to CI itself.

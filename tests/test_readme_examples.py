@@ -19,7 +19,7 @@ import pytest
 
 import vidtok_jax as vt
 from vidtok_jax.cli.demo import DEMO_CLIP
-from vidtok_jax.tokenizer import init_params
+from vidtok_jax.vidtok.tokenizer import init_params
 from tests.conftest import documentation_text
 from tests.helpers import small
 

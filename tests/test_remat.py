@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vidtok_jax.nn.autoencoder import Autoencoder
 from vidtok_jax.train.config import load_train_config
+from vidtok_jax.vidtok.nn.autoencoder import Autoencoder
 
 TINY = ["model.net.ch=8", "model.net.ch_mult=[1,2]", "model.net.time_downsample_factor=2", "data.num_frames=5",
         "data.height=16", "data.width=16", "loss.perceptual_weight=0"]

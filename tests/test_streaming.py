@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import vidtok_jax as vt
-from vidtok_jax.tiling import TileGrid
+from vidtok_jax.vidtok.tiling import TileGrid
 from tests.conftest import channels_last, reference_dir, rel_l2
 
 TOL = 1e-5

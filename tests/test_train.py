@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vidtok_jax.checkpoints.workdir import read_checkpoint
 from vidtok_jax.data.video import write_video
-from vidtok_jax.checkpoints.workdir import export_workdir, load_params_from_workdir, read_checkpoint
+from vidtok_jax.train.command import export_workdir
+from vidtok_jax.vidtok.checkpoint import load_params_from_workdir
 from tests.conftest import REPO
 from tests.helpers import TINY, assert_same_tree, flatten_tree, kill_after_first_checkpoint, read_metrics, subprocess_env
 
@@ -312,7 +314,7 @@ def test_two_processes_on_localhost(tmp_path, compile_cache):
 def test_finetune_starts_from_the_official_discriminator_and_logvar():
     from vidtok_jax.checkpoints.state_dict import read_state_dict
     from vidtok_jax.train.config import load_train_config
-    from vidtok_jax.train.family import initial_weights
+    from vidtok_jax.vidtok.family import initial_weights
 
     config = load_train_config("finetune_kl_causal_488_4chn", [
         f"model.config={REFERENCE / 'config.yaml'}", f"init.checkpoint={REFERENCE / 'model.ckpt'}",

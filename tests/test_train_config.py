@@ -9,8 +9,8 @@ import pytest
 import vidtok_jax as vt
 from vidtok_jax.errors import ConfigError
 from vidtok_jax.train.config import PRESET_DIR, load_train_config
-from vidtok_jax.train.family import initial_weights
 from vidtok_jax.train.mesh import mesh_shape
+from vidtok_jax.vidtok.family import initial_weights
 
 SYNTHETIC = ["data.source=synthetic"]
 
@@ -81,7 +81,7 @@ def test_posterior_logvar_starts_a_fresh_kl_model_with_that_variance():
     import jax
     import numpy as np
 
-    from vidtok_jax.train.state import init_state
+    from vidtok_jax.vidtok.state import init_state
 
     tiny = SYNTHETIC + ["model.net.ch=8", "model.net.ch_mult=[1,2]", "model.net.time_downsample_factor=2",
                         "data.num_frames=5", "data.height=16", "data.width=16", "loss.disc_channels=4"]

@@ -48,7 +48,7 @@ def test_wheel_holds_every_module_preset_config_and_asset(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     modules = {str(p.relative_to(REPO)) for p in (REPO / "vidtok_jax").rglob("*.py")}
     assert modules <= names, f"missing from the wheel: {sorted(modules - names)}"
-    for pattern in ("train/presets/*.yaml", "model_configs/*.yaml", "assets/default/*", "assets/demo/*.mp4"):
+    for pattern in ("train/presets/*.yaml", "vidtok/model_configs/*.yaml", "assets/default/*", "assets/demo/*.mp4"):
         shipped = {str(p.relative_to(REPO)) for p in (REPO / "vidtok_jax").glob(pattern)}
         assert shipped and shipped <= names, f"{pattern}: missing {sorted(shipped - names)}"
 

@@ -7,13 +7,13 @@
     flex = vt.load_videoflextok("videoflextok.safetensors")   # VideoFlexTok: coarse-to-fine tokens
 """
 
-from vidtok_jax.compilation_cache import enable_compilation_cache
-from vidtok_jax.config import ModelConfig, bundled_config_names, load_model_config
-from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
+from vidtok_jax.data.video_files import read_video, write_video
 from vidtok_jax.errors import CheckpointError, ConfigError, InputError, VidTokError
 from vidtok_jax.flextok import VideoFlexTok, export_videoflextok, load_videoflextok, random_videoflextok
-from vidtok_jax.tokenizer import Tokenizer, count_params, export_safetensors, load_tokenizer
-from vidtok_jax.video_files import read_video, write_video
+from vidtok_jax.runtime.compilation_cache import enable_compilation_cache
+from vidtok_jax.runtime.cpu_memory import use_memory_optimized_cpu_scheduler
+from vidtok_jax.vidtok.config import ModelConfig, bundled_config_names, load_model_config
+from vidtok_jax.vidtok.tokenizer import Tokenizer, count_params, export_safetensors, load_tokenizer
 
 __all__ = [
     "CheckpointError", "ConfigError", "InputError", "ModelConfig", "Tokenizer", "VidTokError", "VideoFlexTok",

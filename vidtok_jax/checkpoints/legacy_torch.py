@@ -26,7 +26,7 @@ LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL_VERSION = 1001
 
 
-class _LegacyUnpickler(torch_pickle._RestrictedUnpickler):
+class _LegacyUnpickler(torch_pickle.TorchUnpickler):
     """The restricted torch unpickler, with storages given by key (or zeros while probing dtypes)."""
 
     def __init__(self, file, source: str, storages: dict[str, np.ndarray] | None = None):
@@ -38,7 +38,7 @@ class _LegacyUnpickler(torch_pickle._RestrictedUnpickler):
         if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"):
             raise CheckpointError(f"{self._source}: unknown persistent id {pid!r}")
         _, storage_type, key, _device, numel, view = pid
-        if not isinstance(storage_type, torch_pickle._StorageType):
+        if not isinstance(storage_type, torch_pickle.StorageType):
             raise CheckpointError(f"{self._source}: storage of unsupported type {storage_type!r}")
         self.storage_dtypes[key] = storage_type.dtype
         storage = np.zeros(numel, storage_type.dtype) if self._storages is None else self._storages[key]

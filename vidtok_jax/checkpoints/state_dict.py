@@ -14,9 +14,9 @@ import numpy as np
 import safetensors.numpy
 from flax.traverse_util import flatten_dict, unflatten_dict
 
-from vidtok_jax.atomic_files import atomic_output
 from vidtok_jax.checkpoints.torch_pickle import read_torch_archive
 from vidtok_jax.errors import CheckpointError
+from vidtok_jax.runtime.atomic_files import atomic_output
 
 MODEL_PREFIXES = ("encoder.", "decoder.")
 _LEAF_TO_TORCH = {"kernel": "weight", "scale": "weight"}

@@ -45,7 +45,7 @@ _TORCH_DTYPES = {
 }
 
 
-class _StorageType:
+class StorageType:
     """Stands in for a `torch.*Storage` class: only remembers the element dtype."""
 
     def __init__(self, dtype):
@@ -111,11 +111,11 @@ _ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("builtins", "complex"): complex,
     ("builtins", "bytearray"): bytearray,
 }
-_ALLOWED_GLOBALS.update({("torch", name): _StorageType(dt) for name, dt in _STORAGE_DTYPES.items()})
+_ALLOWED_GLOBALS.update({("torch", name): StorageType(dt) for name, dt in _STORAGE_DTYPES.items()})
 _ALLOWED_GLOBALS.update({("torch", name): _TorchDtype(name) for name in _TORCH_DTYPES})
 
 
-class _RestrictedUnpickler(AllowListUnpickler):
+class TorchUnpickler(AllowListUnpickler):
     """Unpickler that rebuilds tensors from the archive's storages and refuses other globals."""
 
     allowed = _ALLOWED_GLOBALS
@@ -132,7 +132,7 @@ class _RestrictedUnpickler(AllowListUnpickler):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
             raise CheckpointError(f"{self._source}: unknown persistent id {pid!r} in data.pkl")
         _, storage_type, key, _location, numel = pid
-        if not isinstance(storage_type, _StorageType):
+        if not isinstance(storage_type, StorageType):
             raise CheckpointError(f"{self._source}: storage of unsupported type {storage_type!r}")
         if key not in self._storages:
             name = f"{self._prefix}data/{key}"
@@ -181,7 +181,7 @@ def read_torch_archive(path: str | Path) -> Any:
             raise CheckpointError(f"{source}: big-endian checkpoints are not supported")
         try:
             data = archive.read(pickles[0])
-            return _RestrictedUnpickler(data, archive, prefix, source).load()
+            return TorchUnpickler(data, archive, prefix, source).load()
         except CheckpointError:
             raise
         except (zipfile.BadZipFile, EOFError, pickle.UnpicklingError, ValueError, TypeError,

@@ -8,8 +8,6 @@ flex-demo.
 import sys
 
 from vidtok_jax import __version__
-from vidtok_jax.compilation_cache import enable_compilation_cache_or_warn
-from vidtok_jax.atomic_files import check_output_file, check_output_folder_apart
 from vidtok_jax.cli.demo import DEMO_CLIP, check_output_folder, demo
 from vidtok_jax.cli.encode_dir import encode_dir, source_folder
 from vidtok_jax.cli.evaluate import EvaluationOptions, evaluate, require_metric_weights
@@ -18,19 +16,21 @@ from vidtok_jax.cli.flex_demo import flex_demo
 from vidtok_jax.cli.frames import Preprocessing, open_video, side_by_side, to_output_frames
 from vidtok_jax.cli.info import print_info
 from vidtok_jax.cli.model import NONCAUSAL_CLIP_FRAMES, ModelOptions, decode_video, encode_video, load_model, reconstruct_video
-from vidtok_jax.cli.plots import require_plotting
 from vidtok_jax.cli.parser import (BUNDLED_FLEX_GUIDANCE, DEFAULT_CONFIG, DEFAULT_EVAL_FPS,
                                    DEFAULT_EVAL_SIZE, OFFICIAL_FLEX_GUIDANCE, UsageError,
                                    build_parser)
+from vidtok_jax.cli.plots import require_plotting
 from vidtok_jax.cli.tokens import (check_token_file_matches, load_token_file, model_metadata, save_token_file,
                                    video_metadata)
-from vidtok_jax.config import ModelConfig, bundled_config_names, load_model_config
-from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
 from vidtok_jax.data.transforms import SpatialPadding
 from vidtok_jax.data.video import VideoWriter, check_video_output
-from vidtok_jax.default_model import DEFAULT_MODEL_NAME, with_default_weights
 from vidtok_jax.errors import InputError, VidTokError
-from vidtok_jax.tiling import check_tiling
+from vidtok_jax.runtime.atomic_files import check_output_file, check_output_folder_apart
+from vidtok_jax.runtime.compilation_cache import enable_compilation_cache_or_warn
+from vidtok_jax.runtime.cpu_memory import use_memory_optimized_cpu_scheduler
+from vidtok_jax.vidtok.config import ModelConfig, bundled_config_names, load_model_config
+from vidtok_jax.vidtok.default_model import DEFAULT_MODEL_NAME, with_default_weights
+from vidtok_jax.vidtok.tiling import check_tiling
 
 
 def _model_choice(config: str | None, checkpoint: str | None) -> tuple[str, str | None]:

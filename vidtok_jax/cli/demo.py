@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from vidtok_jax.images import write_png
 from vidtok_jax.cli.frames import VideoSource, joined_frames, side_by_side
 from vidtok_jax.cli.model import ModelOptions, reconstruct_video
 from vidtok_jax.cli.parser import UsageError
 from vidtok_jax.cli.plots import comparison_grid
+from vidtok_jax.data.images import write_png
 from vidtok_jax.data.video import write_video
 from vidtok_jax.metrics import psnr
-from vidtok_jax.tokenizer import Tokenizer
+from vidtok_jax.vidtok.tokenizer import Tokenizer
 
 DEMO_CLIP = Path(__file__).resolve().parents[1] / "assets" / "demo" / "big_buck_bunny.mp4"
 VIDEO_NAME = "demo-side-by-side.mp4"

@@ -24,14 +24,14 @@ from dataclasses import asdict
 import numpy as np
 from tqdm import tqdm
 
-from vidtok_jax.atomic_files import save_json, save_npz
 from vidtok_jax.cli.frames import Preprocessing, open_video
 from vidtok_jax.cli.model import ModelOptions, encode_video
 from vidtok_jax.cli.tokens import video_metadata
 from vidtok_jax.data.latent_shards import INDEX_FORMAT, INDEX_NAME
 from vidtok_jax.data.sources import list_videos_from_meta, list_videos_in_folder
 from vidtok_jax.errors import InputError, VidTokError
-from vidtok_jax.tokenizer import Tokenizer
+from vidtok_jax.runtime.atomic_files import save_json, save_npz
+from vidtok_jax.vidtok.tokenizer import Tokenizer
 
 INDEX_VERSION = 1
 

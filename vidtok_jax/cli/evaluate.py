@@ -25,18 +25,18 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from vidtok_jax.atomic_files import save_json
-from vidtok_jax.chunks import padded, regroup
 from vidtok_jax.cli.encode_dir import failure_reason, list_sources, report_failures
 from vidtok_jax.cli.frames import Preprocessing, joined_frames, open_video
 from vidtok_jax.cli.model import ModelOptions, reconstruct_video
 from vidtok_jax.cli.plots import comparison_grid, psnr_plot
+from vidtok_jax.data.chunks import padded, regroup
+from vidtok_jax.data.images import write_png
 from vidtok_jax.errors import VidTokError
-from vidtok_jax.images import write_png
 from vidtok_jax.metrics import frechet_distance, i3d_logits, lpips, psnr, ssim
 from vidtok_jax.metrics.fvd import MIN_FRAMES as FVD_MIN_FRAMES
 from vidtok_jax.metrics.weights import converted_weights_path
-from vidtok_jax.tokenizer import Tokenizer
+from vidtok_jax.runtime.atomic_files import save_json
+from vidtok_jax.vidtok.tokenizer import Tokenizer
 
 METRICS_NAME = "metrics.json"
 METRICS_FORMAT = "vidtok-jax evaluation"

@@ -19,18 +19,18 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from vidtok_jax.atomic_files import check_output_file, save_npz
-from vidtok_jax.checked_values import finite_number, whole_number
 from vidtok_jax.cli.frames import Preprocessing, open_video, to_output_frames
 from vidtok_jax.cli.plots import caption_strip
-from vidtok_jax.config import load_model_config
 from vidtok_jax.data.transforms import SpatialPadding
 from vidtok_jax.data.video import VideoWriter, check_video_output
-from vidtok_jax.default_model import DEFAULT_MODEL_NAME, with_default_weights
 from vidtok_jax.errors import InputError
 from vidtok_jax.flextok import VideoFlexTok, load_videoflextok
 from vidtok_jax.flextok.config import VIDTOK_IDS
-from vidtok_jax.tokenizer import load_tokenizer
+from vidtok_jax.runtime.atomic_files import check_output_file, save_npz
+from vidtok_jax.runtime.checked_values import finite_number, whole_number
+from vidtok_jax.vidtok.config import load_model_config
+from vidtok_jax.vidtok.default_model import DEFAULT_MODEL_NAME, with_default_weights
+from vidtok_jax.vidtok.tokenizer import load_tokenizer
 
 FLEX_TOKEN_FORMAT = "vidtok-jax videoflextok tokens"
 BUNDLED_FLEX_NAME = "videoflextok_jax_default"  # how token files name the bundled VideoFlexTok

@@ -17,10 +17,10 @@ from PIL import Image
 from vidtok_jax.cli.demo import DEMO_CLIP
 from vidtok_jax.cli.frames import Preprocessing, open_video
 from vidtok_jax.cli.plots import caption_strip
+from vidtok_jax.data.images import to_uint8, write_png
 from vidtok_jax.data.video import write_video
 from vidtok_jax.errors import InputError
 from vidtok_jax.flextok import VideoFlexTok
-from vidtok_jax.images import to_uint8, write_png
 from vidtok_jax.metrics import psnr
 
 VIDEO_NAME = "flex-demo.mp4"

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vidtok_jax.chunks import regroup
+from vidtok_jax.data.chunks import regroup
 from vidtok_jax.data.sampling import resampled_fps, sample_interval
 from vidtok_jax.data.transforms import (SpatialPadding, pad_to_multiple, remove_padding,
                                         resize_shorter_side_and_center_crop, to_model_range, to_uint8)

@@ -4,8 +4,8 @@ import sys
 
 from tqdm import tqdm
 
-from vidtok_jax.config import ModelConfig, load_model_config
-from vidtok_jax.tokenizer import count_params
+from vidtok_jax.vidtok.config import ModelConfig, load_model_config
+from vidtok_jax.vidtok.tokenizer import count_params
 
 COLUMNS = ("config", "version", "causal", "regularizer", "compression (t x h x w)", "latent", "parameters", "ratio")
 

@@ -23,11 +23,11 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from vidtok_jax.chunks import CountedFrames, exactly, pad_end, padded, paired_with_inputs, regroup, skip_and_take
 from vidtok_jax.cli.frames import VideoSource
-from vidtok_jax.config import ModelConfig
+from vidtok_jax.data.chunks import CountedFrames, exactly, pad_end, padded, paired_with_inputs, regroup, skip_and_take
 from vidtok_jax.errors import InputError
-from vidtok_jax.tokenizer import Tokenizer, load_tokenizer
+from vidtok_jax.vidtok.config import ModelConfig
+from vidtok_jax.vidtok.tokenizer import Tokenizer, load_tokenizer
 
 NONCAUSAL_CLIP_FRAMES = 16
 STREAM_CHUNK_FRAMES = 16

@@ -3,7 +3,7 @@
 import argparse
 import re
 
-from vidtok_jax.default_model import DEFAULT_MODEL_NAME
+from vidtok_jax.vidtok.default_model import DEFAULT_MODEL_NAME
 
 DEFAULT_CONFIG = "vidtok_kl_causal_488_4chn"
 DEFAULT_SHARD_SIZE = 100

@@ -10,8 +10,8 @@ import importlib.util
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from vidtok_jax.data.images import frame_grid
 from vidtok_jax.errors import InputError
-from vidtok_jax.images import frame_grid
 
 ERROR_GAIN = 4  # the error row shows |input - reconstruction| times this, so small errors are visible
 GRID_COLUMNS = 6

@@ -12,11 +12,11 @@ import zipfile
 import jax.numpy as jnp
 import numpy as np
 
-from vidtok_jax.atomic_files import save_npz
 from vidtok_jax.cli.frames import VideoSource
 from vidtok_jax.cli.model import ModelOptions
-from vidtok_jax.config import ModelConfig
 from vidtok_jax.errors import InputError
+from vidtok_jax.runtime.atomic_files import save_npz
+from vidtok_jax.vidtok.config import ModelConfig
 
 TOKEN_FILE_FORMAT = "vidtok-jax tokens"
 TOKEN_FILE_VERSION = 1

@@ -21,10 +21,11 @@ import numpy as np
 import safetensors
 import yaml
 
-from vidtok_jax.atomic_files import atomic_output
-from vidtok_jax.checked_values import whole_number
 from vidtok_jax.checkpoints.state_dict import params_from_state_dict, save_safetensors, state_dict_from_params
 from vidtok_jax.errors import CheckpointError, ConfigError
+from vidtok_jax.runtime.atomic_files import atomic_output
+from vidtok_jax.runtime.checked_values import whole_number
+from vidtok_jax.vidtok.config import load_model_config
 
 VAE_PREFIX = "vae.vidtok."
 HUB_PREFIX = "video_tokenizer."
@@ -32,6 +33,17 @@ HUB_KEYS = ("chunk_size", "overlap_size_frames", "vae_video_sizes", "video_prepr
 OFFICIAL_SAMPLER_STEPS = 30  # detokenize's default; ``sampler_steps`` (this port's Hub key) changes it for one model
 HUB_CONFIG, HUB_WEIGHTS = "config.json", "model.safetensors"
 CHUNK_FRAMES, OVERLAP_FRAMES = 17, 1  # the official chunk wrapper's defaults
+FLEXTOK_DOCUMENT = "videoflextok"  # the config document of a VideoFlexTok training run holds its official config here
+BUNDLED_DIR = Path(__file__).resolve().parents[1] / "assets" / "videoflextok"
+
+
+def bundled_videoflextok_folder() -> Path:
+    """The bundled VideoFlexTok's Hub folder (``config.json`` and ``model.safetensors``), over the bundled VidTok."""
+    missing = [str(BUNDLED_DIR / name) for name in (HUB_CONFIG, HUB_WEIGHTS) if not (BUNDLED_DIR / name).is_file()]
+    if missing:
+        raise CheckpointError(f"the bundled VideoFlexTok is incomplete, missing {', '.join(missing)}: reinstall "
+                              "vidtok-jax, or give a VideoFlexTok file")
+    return BUNDLED_DIR
 
 
 def _parse_metadata(metadata: Mapping[str, str]) -> dict:
@@ -141,3 +153,29 @@ def write_flextok_hub_folder(folder: str | Path, config: Mapping[str, Any], para
     with atomic_output(folder / HUB_CONFIG) as file:  # keys in order: module_dict order is the module order
         file.write(json.dumps({"video_flex_tok": dict(config), **hub}, indent=1).encode("utf-8"))
     return weights
+
+
+def _run_hub_settings(document: dict, sampler_steps: int | None) -> dict:
+    """The Hub settings of a VideoFlexTok run: the official chunking, the latent size of its training clips and, if
+    given, the sampler steps that ``detokenize`` takes by default."""
+    vidtok = load_model_config(document["vidtok"]["config"])
+    data = document["train"]["data"]
+    sizes = [vidtok.latent_frames(CHUNK_FRAMES), data["height"] // vidtok.spatial_factor,
+             data["width"] // vidtok.spatial_factor]
+    hub = {"chunk_size": CHUNK_FRAMES, "overlap_size_frames": OVERLAP_FRAMES, "vae_video_sizes": sizes}
+    return hub if sampler_steps is None else {**hub, "sampler_steps": sampler_steps}
+
+
+def export_flextok_run(state: dict, document: dict, out: str | Path, use_ema: bool = False, dtype=np.float32,
+                       sampler_steps: int | None = None) -> Path:
+    """Write a VideoFlexTok training run's checkpoint (``state``, ``document``) as an official VideoFlexTok file
+    (its config in the metadata; the frozen VidTok stage is not included), returned; an ``out`` that does not end
+    in ``.safetensors`` becomes a Hub folder whose ``config.json`` also says the chunking, the training clips'
+    latent size and, if given, ``sampler_steps`` (``model.safetensors`` in it is returned)."""
+    params = state["ema"] if use_ema and state.get("ema") else state["params"]
+    params = {part: params[part] for part in ("encoder", "decoder")}  # a training-only read-out stays behind
+    if str(out).endswith(".safetensors"):
+        write_flextok_file(out, document[FLEXTOK_DOCUMENT], params, dtype=dtype)
+        return Path(out)
+    return write_flextok_hub_folder(out, document[FLEXTOK_DOCUMENT], params, _run_hub_settings(document, sampler_steps),
+                                    dtype=dtype)

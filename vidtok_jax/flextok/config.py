@@ -15,8 +15,8 @@ import dataclasses
 import math
 from typing import Any, Mapping
 
-from vidtok_jax.checked_values import finite_number, whole_number
 from vidtok_jax.errors import ConfigError
+from vidtok_jax.runtime.checked_values import finite_number, whole_number
 
 _PREFIX = "videoflextok."
 TOP_TARGETS = ("videoflextok.wrappers.VideoFlexTok", "videoflextok.resamplers.video_wrappers.VideoFlowMatchingResampler")

@@ -24,20 +24,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vidtok_jax.array_checks import finite_range
-from vidtok_jax.checked_values import finite_number, whole_number
+from vidtok_jax.checkpoints.hub import hub_videoflextok_folder, is_hub_id
 from vidtok_jax.checkpoints.state_dict import params_from_state_dict, state_dict_from_params
-from vidtok_jax.config import RegularizerConfig, load_model_config
 from vidtok_jax.errors import ConfigError, InputError
-from vidtok_jax.flextok.checkpoint import (CHUNK_FRAMES, OFFICIAL_SAMPLER_STEPS, OVERLAP_FRAMES, read_flextok_file,
-                                           split_state, write_flextok_file, write_flextok_hub_folder)
+from vidtok_jax.flextok.checkpoint import (CHUNK_FRAMES, OFFICIAL_SAMPLER_STEPS, OVERLAP_FRAMES, bundled_videoflextok_folder,
+                                           read_flextok_file, split_state, write_flextok_file,
+                                           write_flextok_hub_folder)
 from vidtok_jax.flextok.config import FlexTokConfig, flextok_config_from_dict
 from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
 from vidtok_jax.flextok.sampler import Guidance, sample
-from vidtok_jax.hub import hub_videoflextok_folder, is_hub_id
-from vidtok_jax.quantizers import FSQ
-from vidtok_jax.default_model import DEFAULT_MODEL_NAME, bundled_videoflextok_folder
-from vidtok_jax.tokenizer import Tokenizer, compute_dtype, load_tokenizer, param_shapes
+from vidtok_jax.runtime.array_checks import finite_range
+from vidtok_jax.runtime.checked_values import finite_number, whole_number
+from vidtok_jax.vidtok.config import RegularizerConfig, load_model_config
+from vidtok_jax.vidtok.default_model import DEFAULT_MODEL_NAME
+from vidtok_jax.vidtok.quantizers import FSQ
+from vidtok_jax.vidtok.tokenizer import Tokenizer, compute_dtype, load_tokenizer, param_shapes
 
 APG_KEYS = ("eta", "momentum", "norm_threshold")
 

@@ -40,7 +40,7 @@ import numpy as np
 from vidtok_jax.errors import ConfigError
 from vidtok_jax.flextok.config import FlexTokConfig
 from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
-from vidtok_jax.quantizers import FSQ
+from vidtok_jax.vidtok.quantizers import FSQ
 
 KEEP_SAMPLING = ("pow2", "uniform", "none")
 

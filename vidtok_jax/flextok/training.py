@@ -26,25 +26,24 @@ import numpy as np
 import optax
 from flax import struct
 
-from vidtok_jax.config import RegularizerConfig
+from vidtok_jax.checkpoints.workdir import read_checkpoint
 from vidtok_jax.data.latent_shards import latent_folders, read_latent_shards, read_shard_index
-from vidtok_jax.default_model import with_default_weights
 from vidtok_jax.errors import ConfigError
-from vidtok_jax.flextok.checkpoint import HUB_WEIGHTS, read_flextok_file, split_state
+from vidtok_jax.flextok.checkpoint import FLEXTOK_DOCUMENT, HUB_WEIGHTS, read_flextok_file, split_state
 from vidtok_jax.flextok.config import VIDTOK_IDS, flextok_config_from_dict
 from vidtok_jax.flextok.model import flextok_param_shapes, init_flextok_params, sampler_for
 from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
 from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss, init_readout
 from vidtok_jax.flextok.presets import flextok_hydra_config
 from vidtok_jax.flextok.sampler import Guidance
-from vidtok_jax.quantizers import FSQ
-from vidtok_jax.tokenizer import load_tokenizer
-from vidtok_jax.checkpoints.workdir import FLEXTOK_DOCUMENT, read_checkpoint
-from vidtok_jax.train.config import TrainConfig
-from vidtok_jax.train.optimizer import ema_update, generator_optimizer
-from vidtok_jax.train.state import PRNG_IMPL, count_params
 from vidtok_jax.metrics.psnr import psnr_per_frame
-from vidtok_jax.train.step import compute_dtype
+from vidtok_jax.train.config import TrainConfig
+from vidtok_jax.train.mesh import PRNG_IMPL
+from vidtok_jax.train.optimizer import ema_update, generator_optimizer
+from vidtok_jax.vidtok.config import RegularizerConfig
+from vidtok_jax.vidtok.default_model import with_default_weights
+from vidtok_jax.vidtok.quantizers import FSQ
+from vidtok_jax.vidtok.tokenizer import compute_dtype, load_tokenizer, tree_size
 
 
 
@@ -97,7 +96,7 @@ def latent_channel_scale(latents: list[np.ndarray]) -> list[float]:
 
 
 class FlexTokFamily:
-    """VideoFlexTok over a frozen VidTok: the engine's interface (see `vidtok_jax.train.family`)."""
+    """VideoFlexTok over a frozen VidTok: the engine's interface (see `vidtok_jax.vidtok.family`)."""
 
     def __init__(self, config: TrainConfig):
         self.config = config
@@ -107,7 +106,7 @@ class FlexTokFamily:
             raise ConfigError(f"flextok.vidtok_checkpoint is needed: the frozen VidTok stage {name} must be trained "
                               "(only the bundled vidtok_jax_default brings its own weights)")
         self.vidtok_source = {"config": str(name), "checkpoint": str(weights)}
-        self.vidtok = load_tokenizer(name, weights, dtype=compute_dtype(config))
+        self.vidtok = load_tokenizer(name, weights, dtype=compute_dtype(config.model.dtype))
         self.reads_latents = config.data.source == "latents"
         self.hydra = _hydra_config(config, self.vidtok.config.latent_channels, str(name), self._latent_scale_setting())
         self.flex_config = cfg = flextok_config_from_dict(self.hydra)
@@ -118,7 +117,7 @@ class FlexTokFamily:
         self._check_clip_fits()
         if self.reads_latents:
             self._check_shards_match(name, weights)
-        dtype = compute_dtype(config)
+        dtype = compute_dtype(config.model.dtype)
         self.encoder, self.decoder = FlexEncoder(cfg.encoder, dtype), FlexDecoder(cfg.decoder, dtype)
         self.fsq = FSQ(RegularizerConfig(kind="fsq", levels=cfg.levels))
         self.objective = dataclasses.replace(FlowObjective.from_config(cfg), sigma_location=float(section["sigma_location"]),
@@ -245,8 +244,8 @@ class FlexTokFamily:
         cfg = self.flex_config
         return (f"VideoFlexTok ({cfg.num_registers} tokens per latent frame, encoder d{cfg.encoder.trunk.depth}x"
                 f"{cfg.encoder.trunk.dim}, decoder d{cfg.decoder.trunk.depth}x{cfg.decoder.trunk.dim}): "
-                f"{count_params(state.params)} trained parameters over the frozen VidTok {self.vidtok.config.name} "
-                f"({count_params(self.vidtok.params)} parameters)")
+                f"{tree_size(state.params)} trained parameters over the frozen VidTok {self.vidtok.config.name} "
+                f"({tree_size(self.vidtok.params)} parameters)")
 
     def config_document(self) -> dict:
         return {"train": self.config.to_dict(), FLEXTOK_DOCUMENT: self.hydra, "vidtok": self.vidtok_source}

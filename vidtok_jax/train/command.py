@@ -9,6 +9,9 @@
 overrides any key. Running the same command again resumes from the latest checkpoint in the
 workdir. Multi-process runs pass ``--coordinator host:port --num_processes N --process_id I``
 (or ``--coordinator auto`` on a cluster that ``jax.distributed`` detects by itself).
+
+This module sits above the engine and the families: it picks the family a config names
+(``make_family``, handed to ``vidtok_jax.train.engine.train``) and the export format of a workdir.
 """
 
 from __future__ import annotations
@@ -21,14 +24,47 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from vidtok_jax.atomic_files import check_output_file
-from vidtok_jax.checkpoints.workdir import export_workdir
-from vidtok_jax.compilation_cache import enable_compilation_cache_or_warn, use_threefry_gpu_kernel
-from vidtok_jax.cpu_memory import use_memory_optimized_cpu_scheduler
-from vidtok_jax.errors import VidTokError
-from vidtok_jax.train.config import load_train_config
+from vidtok_jax.checkpoints.workdir import read_checkpoint
+from vidtok_jax.errors import ConfigError, VidTokError
+from vidtok_jax.flextok.checkpoint import FLEXTOK_DOCUMENT, export_flextok_run
+from vidtok_jax.runtime.atomic_files import check_output_file
+from vidtok_jax.runtime.compilation_cache import enable_compilation_cache_or_warn, use_threefry_gpu_kernel
+from vidtok_jax.runtime.cpu_memory import use_memory_optimized_cpu_scheduler
+from vidtok_jax.train.config import TrainConfig, load_train_config
+from vidtok_jax.vidtok.checkpoint import export_vidtok_run
 
 PROG = "python -m vidtok_jax.train"
+
+
+def make_family(config: TrainConfig):
+    """The model family a training config trains (``family: vidtok | videoflextok``), for the engine.
+
+    The families are imported here, when a run starts: ``--help`` and ``export`` do not load the models."""
+    if config.family == "videoflextok":
+        from vidtok_jax.flextok.training import FlexTokFamily
+        return FlexTokFamily(config)
+    from vidtok_jax.vidtok.family import VidTokFamily
+    return VidTokFamily(config)
+
+
+def export_workdir(workdir: str | Path, out: str | Path, step: int | None = None, use_ema: bool = False,
+                   weights_only: bool = False, dtype=np.float32, sampler_steps: int | None = None) -> Path:
+    """Write a workdir's checkpoint (``step``, default the latest) in its family's official format; returns the
+    file written besides ``out``, or ``out`` itself.
+
+    A VidTok run: the official ``.safetensors`` state dict at ``out`` and ``<out>.yaml`` beside it (returned),
+    with the loss's discriminator and log-variance unless ``weights_only`` (``export_vidtok_run``). A VideoFlexTok
+    run: an official VideoFlexTok file, or a Hub folder where ``out`` does not end in ``.safetensors``, whose
+    ``config.json`` also holds ``sampler_steps``, the Euler steps that ``detokenize`` takes by default
+    (``export_flextok_run``). ``dtype=np.float16`` halves the file (the loaders read any float dtype back as float32).
+    """
+    step, state, document = read_checkpoint(workdir, step)
+    if sampler_steps is not None and (FLEXTOK_DOCUMENT not in document or str(out).endswith(".safetensors")):
+        raise ConfigError("sampler steps are a setting of a VideoFlexTok Hub folder: export a VideoFlexTok run to a "
+                          "folder (an --out that does not end in .safetensors)")
+    if FLEXTOK_DOCUMENT in document:
+        return export_flextok_run(state, document, out, use_ema, dtype=dtype, sampler_steps=sampler_steps)
+    return export_vidtok_run(state, document, out, use_ema, weights_only, dtype=dtype)
 
 
 def _export_parser() -> argparse.ArgumentParser:
@@ -98,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     use_threefry_gpu_kernel()
     overrides = list(args.set) + ([f"steps={args.steps}"] if args.steps is not None else [])
     try:
-        stopped_by = train(load_train_config(args.config, overrides), args.workdir)
+        stopped_by = train(load_train_config(args.config, overrides), args.workdir, make_family)
     except VidTokError as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 1

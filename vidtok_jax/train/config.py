@@ -27,10 +27,10 @@ from typing import Any, Mapping
 import jax
 import yaml
 
-from vidtok_jax.config import ModelConfig, NetConfig, load_model_config
-from vidtok_jax.default_model import weights_path
 from vidtok_jax.errors import ConfigError
-from vidtok_jax.tokenizer import COMPUTE_DTYPES
+from vidtok_jax.vidtok.config import ModelConfig, NetConfig, load_model_config
+from vidtok_jax.vidtok.default_model import weights_path
+from vidtok_jax.vidtok.tokenizer import COMPUTE_DTYPES
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 

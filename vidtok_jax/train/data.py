@@ -1,7 +1,7 @@
 """Training and evaluation input: clips for this process, assembled into globally sharded batches.
 
 ``data.source: videos`` reads clips with the grain pipeline (``VideoBatchIterator``: official
-clip sampling, resize + center crop); ``synthetic`` makes moving patterns (``synthetic``);
+clip sampling, resize + center crop); ``synthetic`` makes moving patterns (``vidtok_jax.data.synthetic``);
 ``latents`` reads a frozen VidTok's latents from ``vidtok-jax encode-dir`` shards (``LatentBatches``,
 for a second-stage family such as VideoFlexTok; evaluation still reads videos). Each
 process loads ``batch_size / process_count`` clips per step; in multi-process runs the video
@@ -17,9 +17,9 @@ import numpy as np
 
 from vidtok_jax.data.dataset import DataConfig, VideoBatchIterator
 from vidtok_jax.data.latent_shards import LatentBatches, read_latent_shards
+from vidtok_jax.data.synthetic import SyntheticBatches
 from vidtok_jax.errors import ConfigError
 from vidtok_jax.train.config import TrainConfig
-from vidtok_jax.train.synthetic import SyntheticBatches
 
 
 def _local_batch_size(batch_size: int) -> int:

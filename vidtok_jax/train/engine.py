@@ -1,8 +1,20 @@
-"""The training engine: one loop for every model family (``vidtok_jax.train.family``).
+"""The training engine: one loop for every model family (VidTok, VideoFlexTok), which it knows only by interface.
 
 The run reads top to bottom: mesh → input → model → sharding → update → checkpoint → eval.
 Running it again on the same workdir resumes from the latest checkpoint; SIGTERM or Ctrl-C
 finishes the step in flight, saves it and stops; the first non-finite loss stops without saving.
+
+The engine imports no family: ``train`` takes a ``make_family(config)`` (the training command's
+registry, ``vidtok_jax.train.command.make_family``), and a family gives it
+
+- ``initial_weights()``: what a new run starts from (``init.checkpoint``), or None;
+- ``init_state(initial)``: a fresh train state, a pytree of arrays (jitted with the state's shardings);
+- ``aux()``: constants every step reads, replicated (LPIPS weights, a frozen VidTok stage);
+- ``train_step(state, inputs, aux)`` -> ``(state, metrics)``, metrics holding ``finite``; the inputs are
+  clips ``[B, T, H, W, 3]``, or latents ``[B, t, h, w, C]`` when ``data.source`` is ``latents``;
+- ``eval_step(state, video, aux)`` -> ``(metrics, sample)``: ``eval_psnr`` (the checkpoint kept as
+  best has the highest) and a reconstruction of the clips for the pictures;
+- ``describe(state)``: one line on the model; ``config_document()``: what checkpoints store.
 """
 
 from __future__ import annotations
@@ -10,16 +22,16 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import Callable
 
 import jax
 import numpy as np
 
 from vidtok_jax.checkpoints.workdir import checkpoint_dir
+from vidtok_jax.data.images import frame_grid, write_png
 from vidtok_jax.errors import VidTokError
-from vidtok_jax.images import frame_grid, write_png
 from vidtok_jax.train import checkpointing, data, mesh as mesh_lib
 from vidtok_jax.train.config import TrainConfig
-from vidtok_jax.train.family import make_family
 from vidtok_jax.train.reporting import Reporter
 from vidtok_jax.train.stop_signal import StopOnSignal
 
@@ -124,8 +136,9 @@ def _loop(run: Run, state, resuming: bool, stop: StopOnSignal):
     return state
 
 
-def train(config: TrainConfig, workdir: str):
-    """Train until ``config.steps``; returns the signal that stopped the run early, or None."""
+def train(config: TrainConfig, workdir: str, make_family: Callable[[TrainConfig], object]):
+    """Train the family ``make_family(config)`` until ``config.steps``; returns the signal that stopped the run
+    early, or None."""
     Path(workdir).mkdir(parents=True, exist_ok=True)
     reporter = Reporter(workdir, config.steps, config.data.batch_size, config.log.tensorboard)
 

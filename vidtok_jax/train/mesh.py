@@ -18,6 +18,9 @@ from vidtok_jax.errors import ConfigError
 AXES = ("data", "fsdp")
 BATCH_AXES = ("data", "fsdp")
 FSDP_MIN_SIZE = 2 ** 12
+# The random keys of a train state: XLA's RngBitGenerator compiles in seconds where threefry takes minutes
+# for a model's many initializers on CPU, and gives the same numbers however the output is sharded.
+PRNG_IMPL = "rbg"
 
 
 def mesh_shape(data: int, fsdp: int, device_count: int) -> tuple[int, int]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 
-from vidtok_jax.nn import ops
-from vidtok_jax.nn.layers import NO_PAD, CausalConv3d, Conv2d, Conv3d, Norm, TimeConv
+from vidtok_jax.vidtok.nn import ops
+from vidtok_jax.vidtok.nn.layers import NO_PAD, CausalConv3d, Conv2d, Conv3d, Norm, TimeConv
 
 
 class SpatialResBlock(nn.Module):

@@ -1,16 +1,8 @@
-"""What a model family gives the training engine, and the VidTok family.
+"""The VidTok training family: what the engine (``vidtok_jax.train.engine``) trains when ``family: vidtok``.
 
-The engine (``vidtok_jax.train.engine``: mesh, input, sharding, jitted update, checkpoints, signals, logging)
-knows a model only through this interface, so VidTok and VideoFlexTok share one loop:
-
-- ``initial_weights()``: what a new run starts from (``init.checkpoint``), or None;
-- ``init_state(initial)``: a fresh train state, a pytree of arrays (jitted with the state's shardings);
-- ``aux()``: constants every step reads, replicated (LPIPS weights, a frozen VidTok stage);
-- ``train_step(state, inputs, aux)`` -> ``(state, metrics)``, metrics holding ``finite``; the inputs are
-  clips ``[B, T, H, W, 3]``, or latents ``[B, t, h, w, C]`` when ``data.source`` is ``latents``;
-- ``eval_step(state, video, aux)`` -> ``(metrics, sample)``: ``eval_psnr`` (the checkpoint kept as
-  best has the highest) and a reconstruction of the clips for the pictures;
-- ``describe(state)``: one line on the model; ``config_document()``: what checkpoints store.
+``VidTokFamily`` gives the engine the interface its docstring lists, built from this package's train
+state (``state``) and step (``step``); checkpoints store the training config and the official model
+config document (``model_yaml``), so an exported file loads in this package and in the official code.
 """
 
 from __future__ import annotations
@@ -22,16 +14,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from vidtok_jax.checkpoints.state_dict import params_from_state_dict, read_state_dict
-from vidtok_jax.checkpoints.workdir import load_training_checkpoint
-from vidtok_jax.default_model import weights_path
 from vidtok_jax.errors import CheckpointError
-from vidtok_jax.losses.discriminator import STATE_DICT_PREFIX, discriminator_from_state_dict
 from vidtok_jax.metrics.lpips import load_lpips_params
-from vidtok_jax.tokenizer import param_shapes
-from vidtok_jax.train import checkpointing
 from vidtok_jax.train.config import TrainConfig
-from vidtok_jax.train.state import count_params, discriminator_input_shape, init_state, make_discriminator
-from vidtok_jax.train.step import TrainStep
+from vidtok_jax.vidtok.checkpoint import load_training_checkpoint
+from vidtok_jax.vidtok.default_model import weights_path
+from vidtok_jax.vidtok.losses.discriminator import STATE_DICT_PREFIX, discriminator_from_state_dict
+from vidtok_jax.vidtok.model_yaml import official_config_doc
+from vidtok_jax.vidtok.state import discriminator_input_shape, init_state, make_discriminator
+from vidtok_jax.vidtok.step import TrainStep
+from vidtok_jax.vidtok.tokenizer import param_shapes, tree_size
 
 
 def initial_weights(config: TrainConfig) -> dict | None:
@@ -88,16 +80,9 @@ class VidTokFamily:
         return metrics, recon
 
     def describe(self, state) -> str:
-        return (f"{self.config.model_config.name}: {count_params(state.generator['autoencoder'])} trained + "
-                f"{count_params(state.frozen)} frozen autoencoder parameters, stage {self.config.stage}")
+        return (f"{self.config.model_config.name}: {tree_size(state.generator['autoencoder'])} trained + "
+                f"{tree_size(state.frozen)} frozen autoencoder parameters, stage {self.config.stage}")
 
     def config_document(self) -> dict:
-        return checkpointing.config_document(self.config)
-
-
-def make_family(config: TrainConfig):
-    """The model family a training config trains (``family: vidtok | videoflextok``)."""
-    if config.family == "videoflextok":
-        from vidtok_jax.flextok.training import FlexTokFamily  # the flextok package imports the tokenizer
-        return FlexTokFamily(config)
-    return VidTokFamily(config)
+        loss = {k: v for k, v in self.config.to_dict()["loss"].items() if k != "disc_channels"}
+        return {"train": self.config.to_dict(), "model": official_config_doc(self.config.model_config, loss)}

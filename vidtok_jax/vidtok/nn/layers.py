@@ -14,7 +14,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vidtok_jax.nn import ops
+from vidtok_jax.vidtok.nn import ops
 
 Dtype = Any
 SAME_3x3 = ((1, 1), (1, 1))

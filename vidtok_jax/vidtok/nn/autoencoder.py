@@ -11,12 +11,12 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-from vidtok_jax.config import ModelConfig, NetConfig
-from vidtok_jax.nn import ops
-from vidtok_jax.nn.blocks import ResBlock3D, SpatialResBlock, TemporalResBlock
-from vidtok_jax.nn.layers import (CACHE, CausalConv3d, Conv3d, FrameAttention, Norm, SpatialDownsample,
-                                  SpatialUpsample, TimeDownsample, TimeUpsample)
-from vidtok_jax.quantizers import FSQ, split_moments
+from vidtok_jax.vidtok.config import ModelConfig, NetConfig
+from vidtok_jax.vidtok.nn import ops
+from vidtok_jax.vidtok.nn.blocks import ResBlock3D, SpatialResBlock, TemporalResBlock
+from vidtok_jax.vidtok.nn.layers import (CACHE, CausalConv3d, Conv3d, FrameAttention, Norm, SpatialDownsample,
+                                         SpatialUpsample, TimeDownsample, TimeUpsample)
+from vidtok_jax.vidtok.quantizers import FSQ, split_moments
 
 
 def _input_conv(cfg: NetConfig, features: int, name: str) -> nn.Module:

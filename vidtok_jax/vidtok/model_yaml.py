@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from vidtok_jax.config import _ENGINE_TARGETS, _FSQ_TARGET, _KL_TARGET, _NET_TARGETS, ModelConfig, NetConfig
+from vidtok_jax.vidtok.config import ENGINE_TARGETS, FSQ_TARGET, KL_TARGET, NET_TARGETS, ModelConfig, NetConfig
 
-_NET_TARGET_OF = {spec: target for target, spec in _NET_TARGETS.items()}
-_ENGINE_TARGET_OF = {version: target for target, version in _ENGINE_TARGETS.items()}
+_NET_TARGET_OF = {spec: target for target, spec in NET_TARGETS.items()}
+_ENGINE_TARGET_OF = {version: target for target, version in ENGINE_TARGETS.items()}
 _OPTIONAL_LEVELS = ("spatial_ds", "tempo_ds", "spatial_us", "tempo_us")
 
 
@@ -40,8 +40,8 @@ def _net_doc(net: NetConfig, role: str) -> dict:
 def _regularizer_doc(model: ModelConfig) -> dict:
     reg = model.regularizer
     if reg.kind == "kl":
-        return {"target": _KL_TARGET}
-    return {"target": _FSQ_TARGET, "params": {
+        return {"target": KL_TARGET}
+    return {"target": FSQ_TARGET, "params": {
         "levels": list(reg.levels), "entropy_loss_weight": reg.entropy_loss_weight,
         "entropy_loss_annealing_steps": reg.entropy_loss_annealing_steps,
         "entropy_loss_annealing_factor": reg.entropy_loss_annealing_factor,

@@ -14,8 +14,8 @@ import os
 
 import numpy as np
 
-from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop, to_model_range, to_uint8
 from vidtok_jax.data import video as video_io
+from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop, to_model_range, to_uint8
 from vidtok_jax.errors import InputError
 
 

@@ -14,16 +14,11 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from vidtok_jax.losses.discriminator import PatchDiscriminator
-from vidtok_jax.nn.autoencoder import Autoencoder
-from vidtok_jax.tokenizer import tree_size as count_params  # noqa: F401 (the trainers count their trees with it)
 from vidtok_jax.train.config import TrainConfig
+from vidtok_jax.train.mesh import PRNG_IMPL
 from vidtok_jax.train.optimizer import discriminator_optimizer, generator_optimizer
-
-
-# XLA's RngBitGenerator: compiles in seconds where threefry takes minutes for a model's many
-# initializers on CPU, and gives the same numbers however the output is sharded.
-PRNG_IMPL = "rbg"
+from vidtok_jax.vidtok.losses.discriminator import PatchDiscriminator
+from vidtok_jax.vidtok.nn.autoencoder import Autoencoder
 
 
 @struct.dataclass

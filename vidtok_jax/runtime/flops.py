@@ -9,7 +9,8 @@ matmul, output elements x contracted size. Element-wise and reduction work is co
 `cond` (the costliest branch) and `scan` (times its length) are followed, so a training step's
 rematerialised forward passes are counted where its backward pass runs them again.
 
-    counts = vt.flops.count(model.apply, {"params": shapes}, video_shape)
+    from vidtok_jax.runtime import flops
+    counts = flops.count(model.apply, {"params": shapes}, video_shape)
     counts.total, counts.macs, counts.elementwise
 
 This is what accelerators are rated in: the numbers are independent of how a compiler fuses or

@@ -25,16 +25,17 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from vidtok_jax import tokenizer
-from vidtok_jax.losses.gan import (D_LOSSES, adaptive_weight, generator_loss, lecam_regularizer,
-                                   update_lecam_ema)
-from vidtok_jax.losses.reconstruction import reconstruction_nll, video_frames
 from vidtok_jax.metrics.psnr import psnr_per_frame
-from vidtok_jax.nn.autoencoder import Autoencoder
-from vidtok_jax.quantizers import FSQ, gaussian_kl, gaussian_sample
 from vidtok_jax.train.config import CHECKPOINT_POLICIES, TrainConfig
+from vidtok_jax.train.mesh import PRNG_IMPL
 from vidtok_jax.train.optimizer import discriminator_optimizer, ema_update, generator_optimizer
-from vidtok_jax.train.state import PRNG_IMPL, TrainState, autoencoder_params, make_discriminator
+from vidtok_jax.vidtok import tokenizer
+from vidtok_jax.vidtok.losses.gan import (D_LOSSES, adaptive_weight, generator_loss, lecam_regularizer,
+                                          update_lecam_ema)
+from vidtok_jax.vidtok.losses.reconstruction import reconstruction_nll, video_frames
+from vidtok_jax.vidtok.nn.autoencoder import Autoencoder
+from vidtok_jax.vidtok.quantizers import FSQ, gaussian_kl, gaussian_sample
+from vidtok_jax.vidtok.state import TrainState, autoencoder_params, make_discriminator
 
 
 def compute_dtype(config: TrainConfig) -> jnp.dtype:

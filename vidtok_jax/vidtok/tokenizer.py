@@ -18,16 +18,16 @@ import jax.numpy as jnp
 import numpy as np
 from flax.traverse_util import flatten_dict
 
-from vidtok_jax.array_checks import finite_range
+from vidtok_jax.checkpoints.hub import hub_vidtok_checkpoint, is_hub_id
 from vidtok_jax.checkpoints.state_dict import (params_from_state_dict, read_state_dict, save_safetensors,
-                                              state_dict_from_params)
-from vidtok_jax.config import ModelConfig, load_model_config
-from vidtok_jax.default_model import with_default_weights
+                                               state_dict_from_params)
 from vidtok_jax.errors import CheckpointError, ConfigError, InputError
-from vidtok_jax.hub import hub_vidtok_checkpoint, is_hub_id
-from vidtok_jax.nn.autoencoder import Autoencoder
-from vidtok_jax.quantizers import FSQ, gaussian_sample
-from vidtok_jax.streaming import split_frames, stream_decode, stream_encode
+from vidtok_jax.runtime.array_checks import finite_range
+from vidtok_jax.vidtok.config import ModelConfig, load_model_config
+from vidtok_jax.vidtok.default_model import with_default_weights
+from vidtok_jax.vidtok.nn.autoencoder import Autoencoder
+from vidtok_jax.vidtok.quantizers import FSQ, gaussian_sample
+from vidtok_jax.vidtok.streaming import split_frames, stream_decode, stream_encode
 
 RANGE_SLACK = 2.0  # values beyond ±2 are not a [-1, 1] video (e.g. 0..255 pixels)
 COMPUTE_DTYPES = ("float32", "bfloat16")
@@ -338,7 +338,7 @@ def load_tokenizer(config: str | Path | ModelConfig | None = None, checkpoint: s
         checkpoint = hub_vidtok_checkpoint(Path(config).stem, str(checkpoint))
     path = None if checkpoint is None else Path(checkpoint)
     if path is not None and path.is_dir():
-        from vidtok_jax.checkpoints.workdir import load_params_from_workdir
+        from vidtok_jax.vidtok.checkpoint import load_params_from_workdir
         saved_config, params = load_params_from_workdir(path)
         cfg = saved_config if config is None else load_model_config(config)
         _check_param_shapes(cfg, params, str(path))

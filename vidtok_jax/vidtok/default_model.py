@@ -13,8 +13,7 @@ from pathlib import Path
 from vidtok_jax.errors import CheckpointError
 
 DEFAULT_MODEL_NAME = "vidtok_jax_default"
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "default"
-VIDEOFLEXTOK_DIR = Path(__file__).resolve().parent / "assets" / "videoflextok"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "assets" / "default"
 
 
 def weights_path(source: str | Path) -> Path:
@@ -31,16 +30,6 @@ def default_model_files() -> tuple[Path, Path]:
         raise CheckpointError(f"the bundled default model is incomplete, missing {', '.join(missing)}: reinstall "
                               "vidtok-jax, or give a config and checkpoint")
     return config, weights
-
-
-def bundled_videoflextok_folder() -> Path:
-    """The bundled VideoFlexTok's Hub folder (``config.json`` and ``model.safetensors``), over the bundled VidTok."""
-    missing = [str(VIDEOFLEXTOK_DIR / name) for name in ("config.json", "model.safetensors")
-               if not (VIDEOFLEXTOK_DIR / name).is_file()]
-    if missing:
-        raise CheckpointError(f"the bundled VideoFlexTok is incomplete, missing {', '.join(missing)}: reinstall "
-                              "vidtok-jax, or give a VideoFlexTok file")
-    return VIDEOFLEXTOK_DIR
 
 
 def with_default_weights(config, checkpoint) -> tuple:

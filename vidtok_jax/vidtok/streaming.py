@@ -16,11 +16,11 @@ from typing import Iterable, Iterator
 import jax
 import numpy as np
 
-from vidtok_jax.chunks import regroup, with_last
+from vidtok_jax.data.chunks import regroup, with_last
 from vidtok_jax.errors import InputError
-from vidtok_jax.nn.autoencoder import Autoencoder
-from vidtok_jax.nn.layers import CACHE
-from vidtok_jax.tiling import TileGrid
+from vidtok_jax.vidtok.nn.autoencoder import Autoencoder
+from vidtok_jax.vidtok.nn.layers import CACHE
+from vidtok_jax.vidtok.tiling import TileGrid
 
 
 @functools.lru_cache(maxsize=None)
