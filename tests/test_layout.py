@@ -2,7 +2,8 @@
 
 Every module of ``vidtok_jax`` is parsed with ``ast`` (nothing is imported), so the checks see imports
 inside functions too. A module belongs to the layer of the longest name in ``LAYERS`` that it equals or
-sits under; a module may import its own layer and the layers below, never one above.
+sits under (for the packages in ``PACKAGE_INITS``, only their ``__init__``); a module may import its
+own layer and the layers below, never one above.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
+# Packages whose __init__ is listed, not everything under them: a new module there must be placed in a layer.
+PACKAGE_INITS = {"vidtok_jax", "vidtok_jax.vidtok"}
+
+
 def _module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -45,7 +50,8 @@ def _layer(module: str) -> int | None:
     best, index = "", None
     for i, (_, names) in enumerate(LAYERS):
         for name in names:
-            if (module == name or module.startswith(name + ".")) and len(name) > len(best):
+            under = module.startswith(name + ".") and name not in PACKAGE_INITS
+            if (module == name or under) and len(name) > len(best):
                 best, index = name, i
     return index
 
