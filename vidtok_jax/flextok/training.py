@@ -96,7 +96,7 @@ def latent_channel_scale(latents: list[np.ndarray]) -> list[float]:
 
 
 class FlexTokFamily:
-    """VideoFlexTok over a frozen VidTok: the engine's interface (see `vidtok_jax.vidtok.family`)."""
+    """VideoFlexTok over a frozen VidTok: the engine's interface (see `vidtok_jax.train.engine`)."""
 
     def __init__(self, config: TrainConfig):
         self.config = config
