@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -115,3 +117,11 @@ def test_init_checkpoint_may_name_the_bundled_model():
     assert jax.tree_util.tree_structure(loaded) == jax.tree_util.tree_structure(bundled)
     for a, b in zip(jax.tree_util.tree_leaves(loaded), jax.tree_util.tree_leaves(bundled)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_the_config_is_typed_and_its_document_reads_back_to_the_same_config():
+    config = load_train_config("tiny_cpu", ["checkpoint.async=false", "flextok.shape={dim: 64}"])
+    assert config.checkpoint.async_ is False and config.flextok.shape == {"dim": 64}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.data.batch_size = 4
+    assert load_train_config(config.to_dict()) == config

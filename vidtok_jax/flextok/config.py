@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from vidtok_jax.errors import ConfigError
 from vidtok_jax.runtime.checked_values import finite_number, whole_number
+from vidtok_jax.runtime.config_files import check_keys, required_value
 
 _PREFIX = "videoflextok."
 TOP_TARGETS = ("videoflextok.wrappers.VideoFlexTok", "videoflextok.resamplers.video_wrappers.VideoFlowMatchingResampler")
@@ -232,17 +233,8 @@ def _module(spec: Any, where: str, expected: str | tuple[str, ...]) -> dict:
     if not any(short.endswith(e) for e in wanted):
         raise ConfigError(f"{where} is a {short.rsplit('.', 1)[-1]}; this position needs a "
                           f"{' or '.join(wanted)}")
-    unknown = sorted(set(spec) - _ARGS[short] - {"_target_"})
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} for {short.rsplit('.', 1)[-1]} "
-                          f"(known: {', '.join(sorted(_ARGS[short]))})")
+    check_keys(where, spec, _ARGS[short] | {"_target_"})
     return dict(spec)
-
-
-def _require(spec: Mapping, key: str, where: str) -> Any:
-    if spec.get(key) is None:
-        raise ConfigError(f"{where}.{key} is missing")
-    return spec[key]
 
 
 def _unsupported(where: str, key: str, value: Any, supported: str) -> ConfigError:
@@ -261,7 +253,7 @@ def _posemb(name: str, spec: Mapping, where: str, n_dim: int) -> PosembConfig:
         raise _unsupported(where, "posemb_type", kind, ", ".join(_POSEMB_TYPES))
     if spec.get("posemb_scaling", "absolute") != "absolute":
         raise _unsupported(where, "posemb_scaling", spec["posemb_scaling"], "only 'absolute' cropping")
-    sizes = _sizes(_require(spec, "max_sizes", where), where, "max_sizes")
+    sizes = _sizes(required_value(spec, "max_sizes", where), where, "max_sizes")
     if len(sizes) != n_dim:
         raise ConfigError(f"{where}.max_sizes has {len(sizes)} entries; this position has {n_dim} axes")
     if kind != "sincos" and len(set(sizes)) != 1:
@@ -272,13 +264,13 @@ def _posemb(name: str, spec: Mapping, where: str, n_dim: int) -> PosembConfig:
 
 
 def _patch(name: str, spec: Mapping, where: str) -> PatchConfig:
-    sizes = _sizes(_require(spec, "patch_sizes", where), where, "patch_sizes")
+    sizes = _sizes(required_value(spec, "patch_sizes", where), where, "patch_sizes")
     if len(sizes) != 3:
         raise ConfigError(f"{where}.patch_sizes must be [t, h, w]")
     if spec.get("flatten_patches", True):
         raise _unsupported(where, "flatten_patches", spec.get("flatten_patches", True), "patches stay [t, h, w]")
-    return PatchConfig(name, sizes, _whole(_require(spec, "channels_in", where), where, "channels_in"),
-                       _whole(_require(spec, "dim", where), where, "dim"))
+    return PatchConfig(name, sizes, _whole(required_value(spec, "channels_in", where), where, "channels_in"),
+                       _whole(required_value(spec, "dim", where), where, "dim"))
 
 
 def _trunk(name: str, spec: Mapping, packer: Mapping, where: str, packer_where: str, adaln: bool) -> TrunkConfig:
@@ -287,7 +279,7 @@ def _trunk(name: str, spec: Mapping, packer: Mapping, where: str, packer_where: 
     mode = packer.get("mask_mode", "full")
     if mode not in MASK_MODES:
         raise _unsupported(packer_where, "mask_mode", mode, ", ".join(MASK_MODES))
-    dim, head_dim = _whole(_require(spec, "dim", where), where, "dim"), _whole(spec.get("head_dim", 64), where, "head_dim")
+    dim, head_dim = _whole(required_value(spec, "dim", where), where, "dim"), _whole(spec.get("head_dim", 64), where, "head_dim")
     if dim % head_dim:
         raise ConfigError(f"{where}: dim {dim} is not a multiple of head_dim {head_dim}")
     gated = bool(spec.get("gated_mlp", True))
@@ -368,7 +360,7 @@ def _encoder(spec: Mapping) -> EncoderConfig:
         raise _unsupported(w("registers"), "ordering_mode", regs["ordering_mode"], "only 'nested'")
     if regs.get("extra_registers_write_key"):
         raise _unsupported(w("registers"), "extra_registers_write_key", regs["extra_registers_write_key"], "none")
-    n_max = _whole(_require(regs, "n_max", w("registers")), w("registers"), "n_max")
+    n_max = _whole(required_value(regs, "n_max", w("registers")), w("registers"), "n_max")
     head = steps["head"][1]
     _check_default(head, w("head"), {"use_mup_readout": False, "norm_layer": None, "adaLN_emb_read_key": None})
     packer = steps["packer"][1]
@@ -376,11 +368,11 @@ def _encoder(spec: Mapping) -> EncoderConfig:
     return EncoderConfig(
         patch=_patch(name("patch"), steps["patch"][1], w("patch")),
         posemb=_posemb(name("posemb"), steps["posemb"][1], w("posemb"), 3),
-        registers_name=name("registers"), t_max=_whole(_require(regs, "t_max", w("registers")), w("registers"), "t_max"),
+        registers_name=name("registers"), t_max=_whole(required_value(regs, "t_max", w("registers")), w("registers"), "t_max"),
         num_registers=_whole(regs.get("n_eval") or n_max, w("registers"), "n_eval"), max_registers=n_max,
         trunk=_trunk(name("trunk"), steps["trunk"][1], packer, w("trunk"), w("packer"), adaln=False),
         head_name=name("head"), head_bias=bool(head.get("proj_bias", True)),
-        code_dim=_whole(_require(head, "dim_out", w("head")), w("head"), "dim_out"),
+        code_dim=_whole(required_value(head, "dim_out", w("head")), w("head"), "dim_out"),
         head_init=_head_init(head, w("head")), code_norm=_flag(head, CODE_NORM_KEY, w("head")))
 
 
@@ -400,7 +392,7 @@ def _head_init(head: Mapping, where: str) -> str:
 
 def _check_packer_order(packer: Mapping, patch: Mapping, registers_or_key: Mapping | str, where: str) -> None:
     """The packer must interleave [patches, registers] in that order (official layout)."""
-    keys = list(_require(packer, "input_list_read_keys", where))
+    keys = list(required_value(packer, "input_list_read_keys", where))
     regs_key = registers_or_key if isinstance(registers_or_key, str) else registers_or_key.get("registers_write_key")
     if keys != [patch.get("patches_list_write_key"), regs_key]:
         raise ConfigError(f"{where}.input_list_read_keys = {keys}: this port packs [patches, registers], "
@@ -431,8 +423,8 @@ def _decoder(spec: Mapping) -> DecoderConfig:
     time = steps["time"][1]
     _check_default(time, w("time"), {"temb_as_tokens": False})
     patch = _patch(name("patch"), steps["patch"][1], w("patch"))
-    head_patches = _sizes(_require(head, "patch_sizes", w("head")), w("head"), "patch_sizes")
-    if head_patches != patch.patch_sizes or _require(head, "channels_out", w("head")) != patch.channels_in:
+    head_patches = _sizes(required_value(head, "patch_sizes", w("head")), w("head"), "patch_sizes")
+    if head_patches != patch.patch_sizes or required_value(head, "channels_out", w("head")) != patch.channels_in:
         raise ConfigError(f"{w('head')}: patch_sizes/channels_out must match {w('patch')} "
                           "(the decoder predicts the velocity of its input)")
     packer = steps["packer"][1]
@@ -479,9 +471,9 @@ def _config_from_dict(doc: Any) -> FlexTokConfig:
     if unknown:
         raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)} (known: {', '.join(sorted(_TOP_KEYS))})")
     for key in ("vae", "encoder", "decoder", "regularizer", "pipeline"):
-        _require(doc, key, "config")
+        required_value(doc, key, "config")
     vae = _module(doc["vae"], "vae", "VidTokVAE")
-    vidtok_id = _require(vae, "tokenizer_id", "vae")
+    vidtok_id = required_value(vae, "tokenizer_id", "vae")
     if vidtok_id not in VIDTOK_IDS:
         raise _unsupported("vae", "tokenizer_id", vidtok_id, ", ".join(VIDTOK_IDS))
     fsq = _module(doc["regularizer"], "regularizer", "FSQ")
@@ -491,7 +483,7 @@ def _config_from_dict(doc: Any) -> FlexTokConfig:
         noise = _module(noise, "flow_matching_noise_module", ("MinRFNoiseModule", "PrefixMinRFNoiseModule"))
     encoder, decoder = _encoder(doc["encoder"]), _decoder(doc["decoder"])
     levels = tuple(_whole(level, "regularizer", f"levels[{i}]", low=2, high=1 << 12)
-                   for i, level in enumerate(_require(fsq, "levels", "regularizer") or [None]))
+                   for i, level in enumerate(required_value(fsq, "levels", "regularizer") or [None]))
     if encoder.code_dim != len(levels):
         raise ConfigError(f"encoder head dim_out {encoder.code_dim} must equal the number of FSQ levels {len(levels)}")
     if decoder.patch.channels_in != encoder.patch.channels_in:

@@ -66,13 +66,13 @@ def _is_workdir(source) -> bool:
 
 def _hydra_config(config: TrainConfig, latent_channels: int, vidtok_name: str, latent_scale) -> dict:
     source = config.init.checkpoint
-    if source is not None and config.raw["flextok"]["latent_scale"] is not None:
+    if source is not None and config.flextok.latent_scale is not None:
         raise ConfigError("flextok.latent_scale is set by the model that init.checkpoint names: leave it null")
     if source is not None and _is_workdir(source):
         return read_checkpoint(source, None)[2][FLEXTOK_DOCUMENT]
     if source is not None:
         return read_flextok_file(source)[0]
-    shape = dict(config.raw["flextok"]["shape"])
+    shape = dict(config.flextok.shape)
     allowed = set(inspect.signature(flextok_hydra_config).parameters) - {"latent_channels", "vidtok_id", "latent_scale"}
     unknown = sorted(set(shape) - allowed)
     if unknown or not shape:
@@ -100,8 +100,8 @@ class FlexTokFamily:
 
     def __init__(self, config: TrainConfig):
         self.config = config
-        section = config.raw["flextok"]
-        name, weights = with_default_weights(config.raw["model"]["config"], section["vidtok_checkpoint"])
+        section = config.flextok
+        name, weights = with_default_weights(config.model.config, section.vidtok_checkpoint)
         if weights is None:
             raise ConfigError(f"flextok.vidtok_checkpoint is needed: the frozen VidTok stage {name} must be trained "
                               "(only the bundled vidtok_jax_default brings its own weights)")
@@ -120,16 +120,16 @@ class FlexTokFamily:
         dtype = compute_dtype(config.model.dtype)
         self.encoder, self.decoder = FlexEncoder(cfg.encoder, dtype), FlexDecoder(cfg.decoder, dtype)
         self.fsq = FSQ(RegularizerConfig(kind="fsq", levels=cfg.levels))
-        self.objective = dataclasses.replace(FlowObjective.from_config(cfg), sigma_location=float(section["sigma_location"]),
-                                             code_penalty=float(section["code_penalty"]),
-                                             readout_weight=float(section["readout_weight"]),
-                                             keep_all_fraction=float(section["keep_all_fraction"]))
-        if section["keep_sampling"] is not None:
-            self.objective = dataclasses.replace(self.objective, keep_sampling=section["keep_sampling"])
+        self.objective = dataclasses.replace(FlowObjective.from_config(cfg), sigma_location=float(section.sigma_location),
+                                             code_penalty=float(section.code_penalty),
+                                             readout_weight=float(section.readout_weight),
+                                             keep_all_fraction=float(section.keep_all_fraction))
+        if section.keep_sampling is not None:
+            self.objective = dataclasses.replace(self.objective, keep_sampling=section.keep_sampling)
         self.optimizer = generator_optimizer(config)
 
     def _latent_scale_setting(self) -> list[float] | None:
-        setting = self.config.raw["flextok"]["latent_scale"]
+        setting = self.config.flextok.latent_scale
         if setting != "auto":
             return setting
         if not self.reads_latents:
@@ -213,7 +213,7 @@ class FlexTokFamily:
         b = latents.shape[0]
         keep, prefix = jnp.full((b,), codes.shape[2], jnp.int32), jnp.zeros((b,), jnp.int32)
         z = sampler_for(self.decoder)(params["decoder"], codes, jax.random.normal(key, latents.shape), keep, prefix, None,
-                                      steps=self.config.raw["flextok"]["eval_steps"], guidance=Guidance())
+                                      steps=self.config.flextok.eval_steps, guidance=Guidance())
         if self.latent_scale is not None:
             z = z * self.latent_scale
         video = self.vidtok.model.apply({"params": vidtok_params}, z.astype(self.vidtok.dtype), method="decode")

@@ -2,5 +2,5 @@
 
 ``compilation_cache`` and ``cpu_memory`` (JAX/XLA settings made once per process), ``atomic_files``
 (outputs that appear only complete), ``array_checks`` and ``checked_values`` (checks of arrays and
-numbers), ``flops`` (analytic FLOPs of any JAX function).
+numbers), ``config_files`` (what the config readers share), ``flops`` (analytic FLOPs of any JAX function).
 """

@@ -32,7 +32,7 @@ def make_manager(workdir: str | Path, config: TrainConfig) -> ocp.CheckpointMana
         policies.append(checkpoint_managers.BestN(get_metric_fn=lambda metrics: metrics[BEST_METRIC], reverse=False,
                                                   n=1, keep_checkpoints_without_metrics=False))
     options = ocp.CheckpointManagerOptions(
-        enable_async_checkpointing=bool(config.raw["checkpoint"]["async"]),
+        enable_async_checkpointing=config.checkpoint.async_,
         preservation_policy=checkpoint_managers.AnyPreservationPolicy(policies),
         cleanup_tmp_directories=True)
     return ocp.CheckpointManager(checkpoint_dir(workdir), item_names=ITEMS, options=options)

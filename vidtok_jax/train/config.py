@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import math
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -28,7 +26,9 @@ import jax
 import yaml
 
 from vidtok_jax.errors import ConfigError
-from vidtok_jax.vidtok.config import ModelConfig, NetConfig, load_model_config
+from vidtok_jax.runtime.config_files import (find_named_file, read_yaml, read_yaml_file, require,
+                                             unknown_key_error)
+from vidtok_jax.vidtok.config import ModelConfig, NetConfig, check_net, load_model_config
 from vidtok_jax.vidtok.default_model import weights_path
 from vidtok_jax.vidtok.tokenizer import COMPUTE_DTYPES
 
@@ -61,40 +61,144 @@ OFFICIAL_LOSS_DEFAULTS = {
 
 FAMILIES = ("vidtok", "videoflextok")
 
-DEFAULTS: dict[str, Any] = {
-    "family": "vidtok",
-    "model": {"config": None, "net": {}, "dtype": "bfloat16", "remat": "none"},
-    "stage": 1,
-    "init": {"checkpoint": None, "posterior_logvar": None},
-    "data": {"source": "videos", "data_dir": None, "meta_path": None, "num_frames": 17, "sample_fps": 3.0,
-             "height": 128, "width": 128, "batch_size": 2, "seed": 0, "num_workers": 0},
-    "eval": {"every": 500, "data_dir": None, "meta_path": None, "batch_size": 2, "seed": 12345},
-    "optimizer": {"learning_rate": None, "lr_g_factor": 1.0, "disc_learning_rate": None, "schedule": "constant",
-                  "warmup_steps": 0, "end_factor": 0.0, "b1": 0.9, "b2": 0.999, "eps": 1e-8, "grad_clip": 20.0,
-                  "ema_decay": None},
-    "loss": {},
-    "steps": 1000,
-    "seed": 0,
-    "checkpoint": {"every": 500, "keep": 3, "keep_best": True, "async": True},
-    "log": {"every": 10, "images_every": 500, "tensorboard": True},
-    "mesh": {"data": -1, "fsdp": 1},
-    # family: videoflextok. model.config is the frozen VidTok stage; `shape` sizes the VideoFlexTok
-    # (the arguments of vidtok_jax.flextok.presets.flextok_hydra_config) unless init.checkpoint is an
-    # official VideoFlexTok file to fine-tune; `eval_steps` sampler steps for the evaluation PSNR.
-    # keep_sampling: how nested dropout draws k per clip: the model config's mode when null, else pow2,
-    # uniform or none (always all R tokens: the control without nested dropout). keep_all_fraction: the
-    # fraction of clips that keep all R tokens whatever keep_sampling draws (0: none, as official).
-    # sigma_location: mean of the logit-normal noise levels (0: the official sampling; > 0 draws more
-    # levels near pure noise, where only the tokens tell clips apart). latent_scale: the per-channel
-    # scale the VidTok latents are divided by before the VideoFlexTok sees them (null: none, as the
-    # official models; auto: the standard deviation of each channel of the data.source=latents shards).
-    # code_penalty: weight of the mean square of the encoder's values before FSQ (0: none, as official).
-    # readout_weight: weight of a linear read-out of the latents from the kept token codes, trained beside the
-    # model and dropped at export (0: none, as official; see vidtok_jax.flextok.objective).
-    "flextok": {"shape": {}, "vidtok_checkpoint": None, "eval_steps": 8, "keep_sampling": None,
-                "sigma_location": 0.0, "latent_scale": None, "code_penalty": 0.0, "readout_weight": 0.0,
-                "keep_all_fraction": 0.0},
-}
+
+def _empty() -> dict:
+    return dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSection:
+    """``config``: a bundled model config name or a YAML file; ``net``: overrides of encoder and decoder fields."""
+
+    config: str | None = None
+    net: Mapping[str, Any] = _empty()
+    dtype: str = "bfloat16"
+    remat: str = "none"
+
+
+@dataclasses.dataclass(frozen=True)
+class InitSection:
+    """``checkpoint``: weights to start from; ``posterior_logvar``: the initial log-variance of a new KL model."""
+
+    checkpoint: str | None = None
+    posterior_logvar: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSection:
+    """Where the training clips come from (``source``: videos, synthetic or latents) and their shape."""
+
+    source: str = "videos"
+    data_dir: str | list[str] | None = None
+    meta_path: str | None = None
+    num_frames: int = 17
+    sample_fps: float = 3.0
+    height: int = 128
+    width: int = 128
+    batch_size: int = 2
+    seed: int = 0
+    num_workers: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalSection:
+    every: int = 500
+    data_dir: str | None = None
+    meta_path: str | None = None
+    batch_size: int = 2
+    seed: int = 12345
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerSection:
+    """Adam settings; ``learning_rate`` null takes the model config's ``base_learning_rate``."""
+
+    learning_rate: float | None = None
+    lr_g_factor: float = 1.0
+    disc_learning_rate: float | None = None
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    end_factor: float = 0.0
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
+    grad_clip: float = 20.0
+    ema_decay: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointSection:
+    """``async_`` is the YAML key ``async`` (saved in the background)."""
+
+    every: int = 500
+    keep: int = 3
+    keep_best: bool = True
+    async_: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class LogSection:
+    every: int = 10
+    images_every: int = 500
+    tensorboard: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class MeshSection:
+    """Devices along the data-parallel axes; -1 takes all the remaining devices."""
+
+    data: int = -1
+    fsdp: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class FlexTokSection:
+    """Settings of family ``videoflextok`` (model.config is then the frozen VidTok stage).
+
+    ``shape`` sizes the VideoFlexTok (the arguments of ``vidtok_jax.flextok.presets.flextok_hydra_config``)
+    unless init.checkpoint is an official VideoFlexTok file to fine-tune; ``eval_steps``: sampler steps of
+    the evaluation PSNR. ``keep_sampling``: how nested dropout draws k per clip: the model config's mode
+    when null, else pow2, uniform or none (always all R tokens: the control without nested dropout);
+    ``keep_all_fraction``: the fraction of clips that keep all R tokens whatever keep_sampling draws (0:
+    none, as official). ``sigma_location``: mean of the logit-normal noise levels (0: the official
+    sampling; > 0 draws more levels near pure noise, where only the tokens tell clips apart).
+    ``latent_scale``: the per-channel scale the VidTok latents are divided by (null: none, as the official
+    models; auto: the standard deviation of each channel of the data.source=latents shards).
+    ``code_penalty``: weight of the mean square of the encoder's values before FSQ (0: none, as official).
+    ``readout_weight``: weight of a linear read-out of the latents from the kept token codes, trained beside
+    the model and dropped at export (0: none, as official; see ``vidtok_jax.flextok.objective``).
+    """
+
+    shape: Mapping[str, Any] = _empty()
+    vidtok_checkpoint: str | None = None
+    eval_steps: int = 8
+    keep_sampling: str | None = None
+    sigma_location: float = 0.0
+    latent_scale: str | list[float] | None = None
+    code_penalty: float = 0.0
+    readout_weight: float = 0.0
+    keep_all_fraction: float = 0.0
+
+
+def _yaml_key(field: dataclasses.Field) -> str:
+    return field.name.removesuffix("_")
+
+
+def _section_defaults(section: type) -> dict:
+    return {_yaml_key(f): f.default_factory() if f.default is dataclasses.MISSING else f.default
+            for f in dataclasses.fields(section)}
+
+
+def _section(section: type, values: Mapping[str, Any]):
+    return section(**{f.name: values[_yaml_key(f)] for f in dataclasses.fields(section)})
+
+
+SECTIONS = {"model": ModelSection, "init": InitSection, "data": DataSection, "eval": EvalSection,
+            "optimizer": OptimizerSection, "checkpoint": CheckpointSection, "log": LogSection,
+            "mesh": MeshSection, "flextok": FlexTokSection}
+SCALARS = {"family": "vidtok", "stage": 1, "steps": 1000, "seed": 0}
+# The whole config document with every default; `loss` is free-form (checked against OFFICIAL_LOSS_DEFAULTS).
+DEFAULTS: dict[str, Any] = {**SCALARS, **{name: _section_defaults(cls) for name, cls in SECTIONS.items()}, "loss": {}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,45 +231,33 @@ class LossConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """A whole, checked training config: ``cfg.data.batch_size`` etc. read the merged document ``raw``;
-    ``model_config`` is the resolved model (with ``model.net`` applied), ``loss`` the resolved loss."""
+    """A whole, checked training config: a typed section per YAML section (``cfg.data.batch_size``),
+    ``loss`` the resolved loss and ``model_config`` the resolved model (with ``model.net`` applied)."""
 
-    raw: Mapping[str, Any]
-    model_config: ModelConfig
+    family: str
+    stage: int
+    steps: int
+    seed: int
+    model: ModelSection
+    init: InitSection
+    data: DataSection
+    eval: EvalSection
+    optimizer: OptimizerSection
+    checkpoint: CheckpointSection
+    log: LogSection
+    mesh: MeshSection
+    flextok: FlexTokSection
     loss: LossConfig
-
-    def __getattr__(self, name: str):
-        if name in DEFAULTS:
-            section = self.raw[name]
-            return _Section(section) if isinstance(section, Mapping) else section
-        raise AttributeError(name)
+    model_config: ModelConfig
 
     def to_dict(self) -> dict:
-        out = copy.deepcopy(dict(self.raw))
+        """The config as a document ``load_train_config`` reads back (the loss resolved)."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in SCALARS}
+        for name in SECTIONS:
+            section = getattr(self, name)
+            out[name] = copy.deepcopy({_yaml_key(f): getattr(section, f.name) for f in dataclasses.fields(section)})
         out["loss"] = dataclasses.asdict(self.loss)
         return out
-
-
-class _Section:
-    """Attribute access to one config section (``cfg.data.batch_size``)."""
-
-    def __init__(self, values: Mapping[str, Any]):
-        self._values = values
-
-    def __getattr__(self, name: str):
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def as_dict(self) -> dict:
-        return dict(self._values)
-
-
-def _unknown_key_error(where: str, key: str, allowed) -> ConfigError:
-    close = difflib.get_close_matches(key, list(allowed), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return ConfigError(f"unknown key '{where}{key}'{hint}; allowed: {', '.join(sorted(allowed))}")
 
 
 FREE_FORM = {("model", "net"), ("loss",), ("loss", "regularization_weights"), ("flextok", "shape")}
@@ -179,29 +271,12 @@ def merge(base: Mapping, update: Mapping, path: tuple[str, ...] = ()) -> dict:
     for key, value in update.items():
         child = path + (key,)
         if key not in out and path not in FREE_FORM:
-            raise _unknown_key_error(".".join(path) + "." if path else "", key, out)
+            raise unknown_key_error(".".join(path), [key], out)
         if isinstance(value, Mapping) and (child in FREE_FORM or isinstance(out.get(key), Mapping)):
             out[key] = merge(out.get(key) or {}, value, child)
         else:
             out[key] = value
     return out
-
-
-_EXPONENT_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
-
-
-def read_yaml(text: str) -> Any:
-    """YAML, with ``1e-3``-style numbers (strings to PyYAML) read as floats."""
-    def numbers(value):
-        if isinstance(value, Mapping):
-            return {k: numbers(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [numbers(v) for v in value]
-        if isinstance(value, str) and _EXPONENT_FLOAT.match(value):
-            return float(value)
-        return value
-
-    return numbers(yaml.safe_load(text))
 
 
 def parse_override(text: str) -> dict:
@@ -224,16 +299,7 @@ def parse_override(text: str) -> dict:
 
 def find_preset(config: str | Path) -> Path:
     """A YAML file path, or the name of a preset shipped in the package."""
-    path = Path(config)
-    if path.is_file():
-        return path
-    preset = PRESET_DIR / f"{path.name.removesuffix('.yaml')}.yaml"
-    if path.parent == Path(".") and preset.is_file():
-        return preset
-    names = sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
-    close = difflib.get_close_matches(path.stem, names, n=3)
-    raise ConfigError(f"training config '{config}' is neither a file nor a preset"
-                      + (f"; did you mean {', '.join(close)}?" if close else "") + f" (presets: {', '.join(names)})")
+    return find_named_file(config, (PRESET_DIR,), "training config")
 
 
 def load_train_config(config: str | Path | Mapping, overrides: list[str] = ()) -> TrainConfig:
@@ -241,20 +307,11 @@ def load_train_config(config: str | Path | Mapping, overrides: list[str] = ()) -
     if isinstance(config, Mapping):
         doc = config
     else:
-        path = find_preset(config)
-        try:
-            doc = read_yaml(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path} is not valid YAML: {err}") from None
+        doc = read_yaml_file(find_preset(config)) or {}
     raw = merge(DEFAULTS, doc)
     for text in overrides:
         raw = merge(raw, parse_override(text))
     return check(raw)
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConfigError(message)
 
 
 def _typed(raw: Mapping, section: str, key: str, kind, positive: bool = False):
@@ -263,34 +320,29 @@ def _typed(raw: Mapping, section: str, key: str, kind, positive: bool = False):
     ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         ok = True
-    _require(ok, f"'{name}' must be {kind.__name__ if isinstance(kind, type) else kind}, got {value!r}")
+    require(ok, f"'{name}' must be {kind.__name__ if isinstance(kind, type) else kind}, got {value!r}")
     if positive:
-        _require(value > 0, f"'{name}' must be positive, got {value}")
+        require(value > 0, f"'{name}' must be positive, got {value}")
     return value
 
 
 def model_config_from_section(section: Mapping) -> ModelConfig:
     """The model config named by ``model.config`` with ``model.net`` applied to encoder and decoder."""
-    _require(section["config"] is not None, "'model.config' is required: a bundled model config name or a YAML file")
+    require(section["config"] is not None, "'model.config' is required: a bundled model config name or a YAML file")
     model = load_model_config(section["config"])
     net = dict(section["net"] or {})
     fields = {f.name for f in dataclasses.fields(NetConfig)}
     for key in net:
         if key not in fields:
-            raise _unknown_key_error("model.net.", key, fields)
+            raise unknown_key_error("model.net", [key], fields)
     tuples = {k: tuple(v) if isinstance(v, list) else v for k, v in net.items()}
     try:
         encoder = dataclasses.replace(model.encoder, **tuples)
         decoder = dataclasses.replace(model.decoder, **tuples)
     except TypeError as err:
         raise ConfigError(f"model.net: {err}") from None
-    if encoder.norm_type == "groupnorm" and any((encoder.ch * m) % 32 for m in encoder.ch_mult):
-        raise ConfigError("model.net: groupnorm needs channel counts divisible by 32")
-    for role, net in (("encoder", encoder), ("decoder", decoder)):
-        temporal_levels = (net.down_levels if role == "encoder" else net.up_levels)[1]
-        if 2 ** len(temporal_levels) != net.time_downsample_factor:
-            raise ConfigError(f"model.net: the {role} resamples time at levels {list(temporal_levels)} (factor "
-                              f"{2 ** len(temporal_levels)}), not time_downsample_factor={net.time_downsample_factor}")
+    check_net(encoder, "encoder", "model.net")
+    check_net(decoder, "decoder", "model.net")
     return dataclasses.replace(model, encoder=encoder, decoder=decoder)
 
 
@@ -299,78 +351,78 @@ def loss_config(model: ModelConfig, overrides: Mapping) -> LossConfig:
     values = merge(merge(OFFICIAL_LOSS_DEFAULTS, official, ("loss",)), overrides, ("loss",))
     for key in values:
         if key not in OFFICIAL_LOSS_DEFAULTS:
-            raise _unknown_key_error("loss.", key, OFFICIAL_LOSS_DEFAULTS)
+            raise unknown_key_error("loss", [key], OFFICIAL_LOSS_DEFAULTS)
     weights = dict(values["regularization_weights"] or {})
     for key in weights:
         if key not in REGULARIZATION_LOSSES:
-            raise _unknown_key_error("loss.regularization_weights.", key, REGULARIZATION_LOSSES)
+            raise unknown_key_error("loss.regularization_weights", [key], REGULARIZATION_LOSSES)
     values["regularization_weights"] = {k: float(v) for k, v in weights.items()}
-    _require(values["disc_type"] in ("2d", "3d"), f"loss.disc_type must be 2d or 3d, got {values['disc_type']!r}")
-    _require(values["disc_loss"] in ("hinge", "vanilla"), f"loss.disc_loss must be hinge or vanilla, got {values['disc_loss']!r}")
-    _require(values["dims"] == 3, f"loss.dims must be 3 (videos, LPIPS per frame), got {values['dims']}")
-    _require(values["disc_in_channels"] == 3, "loss.disc_in_channels must be 3 (RGB)")
-    _require(not values["scale_input_to_tgt_size"], "loss.scale_input_to_tgt_size is not supported")
-    _require(isinstance(values["disc_num_layers"], int) and values["disc_num_layers"] >= 1,
+    require(values["disc_type"] in ("2d", "3d"), f"loss.disc_type must be 2d or 3d, got {values['disc_type']!r}")
+    require(values["disc_loss"] in ("hinge", "vanilla"), f"loss.disc_loss must be hinge or vanilla, got {values['disc_loss']!r}")
+    require(values["dims"] == 3, f"loss.dims must be 3 (videos, LPIPS per frame), got {values['dims']}")
+    require(values["disc_in_channels"] == 3, "loss.disc_in_channels must be 3 (RGB)")
+    require(not values["scale_input_to_tgt_size"], "loss.scale_input_to_tgt_size is not supported")
+    require(isinstance(values["disc_num_layers"], int) and values["disc_num_layers"] >= 1,
              f"loss.disc_num_layers must be a positive integer, got {values['disc_num_layers']!r}")
-    _require(isinstance(values["disc_channels"], int) and values["disc_channels"] >= 1,
+    require(isinstance(values["disc_channels"], int) and values["disc_channels"] >= 1,
              f"loss.disc_channels must be a positive integer, got {values['disc_channels']!r}")
     for key in ("disc_start", "logvar_init", "disc_factor", "disc_weight", "perceptual_weight", "lecam_loss_weight"):
-        _require(isinstance(values[key], (int, float)) and not isinstance(values[key], bool),
+        require(isinstance(values[key], (int, float)) and not isinstance(values[key], bool),
                  f"loss.{key} must be a number, got {values[key]!r}")
     return LossConfig(**values)
 
 
 def _check_family_and_model(raw: dict, model: ModelConfig) -> None:
-    _require(raw["family"] in FAMILIES, f"family must be one of {FAMILIES}, got {raw['family']!r}")
+    require(raw["family"] in FAMILIES, f"family must be one of {FAMILIES}, got {raw['family']!r}")
     if raw["family"] == "videoflextok":
-        _require(raw["stage"] == 1 and not raw["loss"] and not raw["model"]["net"],
+        require(raw["stage"] == 1 and not raw["loss"] and not raw["model"]["net"],
                  "family videoflextok trains the VideoFlexTok over a frozen VidTok (model.config): stage, loss and "
                  "model.net do not apply")
         _typed(raw, "flextok", "eval_steps", int, positive=True)
         keep = raw["flextok"]["keep_sampling"]
-        _require(keep in (None, "pow2", "uniform", "none"),
+        require(keep in (None, "pow2", "uniform", "none"),
                  f"flextok.keep_sampling must be pow2, uniform or none (or null: the model config's), got {keep!r}")
         location = _typed(raw, "flextok", "sigma_location", float)
-        _require(math.isfinite(location) and abs(location) <= 4,
+        require(math.isfinite(location) and abs(location) <= 4,
                  f"flextok.sigma_location must be a finite number in [-4, 4], got {location}")
         for key in ("code_penalty", "readout_weight"):
             weight = _typed(raw, "flextok", key, float)
-            _require(math.isfinite(weight) and weight >= 0, f"flextok.{key} must be a finite number >= 0, got {weight}")
+            require(math.isfinite(weight) and weight >= 0, f"flextok.{key} must be a finite number >= 0, got {weight}")
         fraction = _typed(raw, "flextok", "keep_all_fraction", float)
-        _require(0 <= fraction <= 1, f"flextok.keep_all_fraction must be a number in [0, 1], got {fraction}")
+        require(0 <= fraction <= 1, f"flextok.keep_all_fraction must be a number in [0, 1], got {fraction}")
         scale = raw["flextok"]["latent_scale"]
-        _require(scale in (None, "auto") or (isinstance(scale, list) and scale and all(
+        require(scale in (None, "auto") or (isinstance(scale, list) and scale and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in scale)),
                  f"flextok.latent_scale must be null, auto or a list of positive numbers (one per latent channel), "
                  f"got {scale!r}")
-    _require(raw["model"]["dtype"] in COMPUTE_DTYPES,
+    require(raw["model"]["dtype"] in COMPUTE_DTYPES,
              f"model.dtype must be one of {COMPUTE_DTYPES}, got {raw['model']['dtype']!r}")
-    _require(raw["model"]["remat"] in REMAT_POLICIES,
+    require(raw["model"]["remat"] in REMAT_POLICIES,
              f"model.remat must be one of {REMAT_POLICIES}, got {raw['model']['remat']!r}")
-    _require(raw["stage"] in (1, 2), f"stage must be 1 (whole model) or 2 (decoder only), got {raw['stage']!r}")
+    require(raw["stage"] in (1, 2), f"stage must be 1 (whole model) or 2 (decoder only), got {raw['stage']!r}")
     init = raw["init"]["checkpoint"]
-    _require(raw["stage"] == 1 or init is not None,
+    require(raw["stage"] == 1 or init is not None,
              "stage 2 trains the decoder of a stage-1 model: set init.checkpoint to a stage-1 workdir or checkpoint")
-    _require(init is None or weights_path(init).exists(), f"init.checkpoint {init} does not exist")
+    require(init is None or weights_path(init).exists(), f"init.checkpoint {init} does not exist")
     logvar = raw["init"]["posterior_logvar"]
     if logvar is not None:
         _typed(raw, "init", "posterior_logvar", float)
-        _require(init is None and not model.is_fsq and model.encoder.double_z,
+        require(init is None and not model.is_fsq and model.encoder.double_z,
                  "init.posterior_logvar sets the initial posterior variance of a freshly initialised KL model: "
                  "remove it with init.checkpoint or an FSQ model")
 
 
 def _check_data(raw: dict, model: ModelConfig) -> None:
     data = raw["data"]
-    _require(data["source"] in DATA_SOURCES, f"data.source must be one of {DATA_SOURCES}, got {data['source']!r}")
-    _require(data["source"] != "videos" or data["data_dir"] is not None,
+    require(data["source"] in DATA_SOURCES, f"data.source must be one of {DATA_SOURCES}, got {data['source']!r}")
+    require(data["source"] != "videos" or data["data_dir"] is not None,
              "data.source=videos needs data.data_dir (a folder of videos, or the root of data.meta_path's paths)")
-    _require(data["source"] == "latents" or data["data_dir"] is None or isinstance(data["data_dir"], str),
+    require(data["source"] == "latents" or data["data_dir"] is None or isinstance(data["data_dir"], str),
              f"data.data_dir={data['data_dir']!r}: a list of folders is for data.source=latents; name one folder")
     if data["source"] == "latents":
-        _require(raw["family"] == "videoflextok", "data.source=latents (a frozen VidTok's latents from 'vidtok-jax "
+        require(raw["family"] == "videoflextok", "data.source=latents (a frozen VidTok's latents from 'vidtok-jax "
                  "encode-dir') trains a second stage over a VidTok: set family: videoflextok, or read videos")
-        _require(data["data_dir"] is not None and raw["eval"]["data_dir"] is not None,
+        require(data["data_dir"] is not None and raw["eval"]["data_dir"] is not None,
                  "data.source=latents needs data.data_dir (an encode-dir output folder, or a list of them) and "
                  "eval.data_dir (videos: evaluation decodes back to pixels)")
     for key in ("num_frames", "height", "width", "batch_size"):
@@ -378,13 +430,13 @@ def _check_data(raw: dict, model: ModelConfig) -> None:
     _typed(raw, "data", "sample_fps", float, positive=True)
     frames, f, s = data["num_frames"], model.temporal_factor, model.spatial_factor
     if model.causal:
-        _require((frames - 1) % f == 0, f"data.num_frames={frames}: causal {model.name} trains on 1 + {f}k frames "
+        require((frames - 1) % f == 0, f"data.num_frames={frames}: causal {model.name} trains on 1 + {f}k frames "
                  f"(e.g. {(frames - 1) // f * f + 1} or {((frames - 1) // f + 1) * f + 1})")
     else:
-        _require(frames % f == 0, f"data.num_frames={frames}: non-causal {model.name} needs a multiple of {f}")
+        require(frames % f == 0, f"data.num_frames={frames}: non-causal {model.name} needs a multiple of {f}")
     for key in ("height", "width"):
-        _require(data[key] % s == 0, f"data.{key}={data[key]} must be a multiple of the spatial factor {s}")
-        _require(data[key] >= 16, f"data.{key}={data[key]}: LPIPS-VGG needs frames of at least 16 pixels")
+        require(data[key] % s == 0, f"data.{key}={data[key]} must be a multiple of the spatial factor {s}")
+        require(data[key] >= 16, f"data.{key}={data[key]}: LPIPS-VGG needs frames of at least 16 pixels")
 
 
 def _check_mesh(raw: dict) -> None:
@@ -392,26 +444,26 @@ def _check_mesh(raw: dict) -> None:
     mesh = raw["mesh"]
     for key in ("data", "fsdp"):
         _typed(raw, "mesh", key, int)
-        _require(mesh[key] == -1 or mesh[key] >= 1, f"mesh.{key} must be -1 (all remaining devices) or >= 1")
-    _require(not (mesh["data"] == -1 and mesh["fsdp"] == -1), "only one of mesh.data and mesh.fsdp may be -1")
+        require(mesh[key] == -1 or mesh[key] >= 1, f"mesh.{key} must be -1 (all remaining devices) or >= 1")
+    require(not (mesh["data"] == -1 and mesh["fsdp"] == -1), "only one of mesh.data and mesh.fsdp may be -1")
     fixed = (mesh["data"] if mesh["data"] > 0 else 1) * (mesh["fsdp"] if mesh["fsdp"] > 0 else 1)
-    _require(data["batch_size"] % fixed == 0, f"data.batch_size={data['batch_size']} must be divisible by the "
+    require(data["batch_size"] % fixed == 0, f"data.batch_size={data['batch_size']} must be divisible by the "
              f"data-parallel mesh size mesh.data x mesh.fsdp = {fixed}")
-    _require(raw["eval"]["batch_size"] % fixed == 0, f"eval.batch_size={raw['eval']['batch_size']} must be "
+    require(raw["eval"]["batch_size"] % fixed == 0, f"eval.batch_size={raw['eval']['batch_size']} must be "
              f"divisible by the data-parallel mesh size {fixed}")
 
 
 def _check_schedule(raw: dict) -> None:
     opt = raw["optimizer"]
-    _require(opt["schedule"] in SCHEDULES, f"optimizer.schedule must be one of {SCHEDULES}, got {opt['schedule']!r}")
+    require(opt["schedule"] in SCHEDULES, f"optimizer.schedule must be one of {SCHEDULES}, got {opt['schedule']!r}")
     if opt["learning_rate"] is not None:
         _typed(raw, "optimizer", "learning_rate", float, positive=True)
     _typed(raw, "optimizer", "grad_clip", float, positive=True)
     _typed(raw, "optimizer", "warmup_steps", int)
     steps = _typed(raw, "", "steps", int, positive=True)
-    _require(opt["schedule"] != "cosine" or opt["warmup_steps"] < steps,
+    require(opt["schedule"] != "cosine" or opt["warmup_steps"] < steps,
              f"optimizer.warmup_steps={opt['warmup_steps']} must be below steps={steps} for a cosine schedule")
-    _require(opt["ema_decay"] is None or 0 < opt["ema_decay"] < 1, "optimizer.ema_decay must be in (0, 1) or null")
+    require(opt["ema_decay"] is None or 0 < opt["ema_decay"] < 1, "optimizer.ema_decay must be in (0, 1) or null")
 
     for key in ("every", "keep"):
         _typed(raw, "checkpoint", key, int, positive=True)
@@ -428,4 +480,6 @@ def check(raw: dict) -> TrainConfig:
     _check_data(raw, model)
     _check_mesh(raw)
     _check_schedule(raw)
-    return TrainConfig(raw=raw, model_config=model, loss=loss_config(model, raw["loss"]))
+    return TrainConfig(**{name: raw[name] for name in SCALARS},
+                       **{name: _section(cls, raw[name]) for name, cls in SECTIONS.items()},
+                       loss=loss_config(model, raw["loss"]), model_config=model)

@@ -9,16 +9,15 @@ them. The 23 official model configs are bundled and found by name:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 from flax.core import FrozenDict
 
 from vidtok_jax.errors import ConfigError
-from vidtok_jax.vidtok.default_model import DEFAULT_MODEL_DIR, DEFAULT_MODEL_NAME
+from vidtok_jax.runtime.config_files import check_keys, find_named_file, read_yaml_file
+from vidtok_jax.vidtok.default_model import DEFAULT_MODEL_DIR
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "model_configs"
 
@@ -206,22 +205,6 @@ class ModelConfig:
         return self.temporal_factor - 1 if self.causal and self.version == "1.1" else 0
 
 
-def _check_keys(section: str, given: Mapping, allowed: set[str], required: set[str] = frozenset()):
-    if not isinstance(given, Mapping):
-        raise ConfigError(f"{section} must be a mapping, got {type(given).__name__}")
-    unknown = sorted(set(given) - allowed)
-    if unknown:
-        hints = []
-        for key in unknown:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-        raise ConfigError(f"unknown key(s) in {section}: {', '.join(hints)}; "
-                          f"allowed: {', '.join(sorted(allowed))}")
-    missing = sorted(required - set(given))
-    if missing:
-        raise ConfigError(f"missing key(s) in {section}: {', '.join(missing)}")
-
-
 _INTERPOLATION = re.compile(r"\$\{([^}]+)\}")
 
 
@@ -265,7 +248,7 @@ def _int_tuple(value, key: str) -> tuple[int, ...] | None:
 
 
 def _net_config(section: str, cfg: Mapping, role: str) -> NetConfig:
-    _check_keys(section, cfg, {"target", "params"}, {"target", "params"})
+    check_keys(section, cfg, {"target", "params"}, {"target", "params"})
     target = cfg["target"]
     if target not in NET_TARGETS:
         raise ConfigError(f"{section}.target '{target}' is not a VidTok network; known: "
@@ -274,7 +257,7 @@ def _net_config(section: str, cfg: Mapping, role: str) -> NetConfig:
     if target_role != role:
         raise ConfigError(f"{section}.target '{target}' is a {target_role}, expected a {role}")
     p = cfg["params"]
-    _check_keys(f"{section}.params", p, _NET_KEYS, _NET_REQUIRED)
+    check_keys(f"{section}.params", p, _NET_KEYS, _NET_REQUIRED)
     if not p.get("resamp_with_conv", True):
         raise ConfigError(f"{section}.params.resamp_with_conv=false is not supported")
     if p.get("give_pre_end", False):
@@ -304,26 +287,31 @@ def _net_config(section: str, cfg: Mapping, role: str) -> NetConfig:
         tempo_us=_int_tuple(p.get("tempo_us"), "tempo_us"),
         tanh_out=bool(p.get("tanh_out", False)),
     )
-    levels = net.down_levels if role == "encoder" else net.up_levels
-    if 2 ** len(levels[1]) != net.time_downsample_factor:
-        raise ConfigError(
-            f"{section}: time_downsample_factor={net.time_downsample_factor} does not match the "
-            f"{len(levels[1])} temporal resampling level(s) {list(levels[1])} (factor {2 ** len(levels[1])})")
-    if norm_type == "groupnorm" and any((net.ch * m) % 32 for m in net.ch_mult):
-        raise ConfigError(f"{section}: groupnorm needs channel counts divisible by 32")
+    check_net(net, role, section)
     return net
 
 
+def check_net(net: NetConfig, role: str, where: str) -> None:
+    """The rules a network's sizes must meet together (its resampling levels, its norm's channel groups)."""
+    temporal = (net.down_levels if role == "encoder" else net.up_levels)[1]
+    if 2 ** len(temporal) != net.time_downsample_factor:
+        raise ConfigError(
+            f"{where}: the {role}'s time_downsample_factor={net.time_downsample_factor} does not match its "
+            f"{len(temporal)} temporal resampling level(s) {list(temporal)} (factor {2 ** len(temporal)})")
+    if net.norm_type == "groupnorm" and any((net.ch * m) % 32 for m in net.ch_mult):
+        raise ConfigError(f"{where}: groupnorm needs channel counts divisible by 32")
+
+
 def _regularizer_config(cfg: Mapping, z_channels: int) -> RegularizerConfig:
-    _check_keys("model.params.regularizer_config", cfg, {"target", "params"}, {"target"})
+    check_keys("model.params.regularizer_config", cfg, {"target", "params"}, {"target"})
     target, p = cfg["target"], cfg.get("params") or {}
     if target == KL_TARGET:
-        _check_keys("model.params.regularizer_config.params", p, {"sample"})
+        check_keys("model.params.regularizer_config.params", p, {"sample"})
         return RegularizerConfig(kind="kl")
     if target != FSQ_TARGET:
         raise ConfigError(f"model.params.regularizer_config.target '{target}' is unknown; known: "
                           f"{KL_TARGET}, {FSQ_TARGET}")
-    _check_keys("model.params.regularizer_config.params", p, _FSQ_KEYS, {"levels"})
+    check_keys("model.params.regularizer_config.params", p, _FSQ_KEYS, {"levels"})
     levels = _int_tuple(p["levels"], "levels")
     if p.get("num_codebooks", 1) != 1 or p.get("scale") is not None:
         raise ConfigError("FSQ with num_codebooks != 1 or a scale is not supported")
@@ -351,14 +339,14 @@ def _freeze(value):
 def model_config_from_dict(doc: Mapping, name: str = "custom") -> ModelConfig:
     """Build a `ModelConfig` from a parsed official config document."""
     doc = _resolve_interpolations(doc)
-    _check_keys("the config file", doc, _TOP_KEYS, {"model"})
+    check_keys("the config file", doc, _TOP_KEYS, {"model"})
     model = doc["model"]
-    _check_keys("model", model, _MODEL_KEYS, {"target", "params"})
+    check_keys("model", model, _MODEL_KEYS, {"target", "params"})
     if model["target"] not in ENGINE_TARGETS:
         raise ConfigError(f"model.target '{model['target']}' is not a VidTok autoencoder; known: "
                           f"{', '.join(sorted(ENGINE_TARGETS))}")
     params = model["params"]
-    _check_keys("model.params", params, _ENGINE_KEYS,
+    check_keys("model.params", params, _ENGINE_KEYS,
                 {"encoder_config", "decoder_config", "regularizer_config"})
     encoder = _net_config("model.params.encoder_config", params["encoder_config"], "encoder")
     decoder = _net_config("model.params.decoder_config", params["decoder_config"], "decoder")
@@ -389,23 +377,8 @@ def load_model_config(config: str | Path | ModelConfig) -> ModelConfig:
     """Read a config: a `ModelConfig`, a YAML file path, or the name of a bundled config (or of the default model)."""
     if isinstance(config, ModelConfig):
         return config
-    path = Path(config)
-    if not path.is_file():
-        stem = path.name[:-5] if path.name.endswith(".yaml") else path.name
-        candidates = [folder / f"{stem}.yaml" for folder in (BUNDLED_DIR, DEFAULT_MODEL_DIR)]
-        bundled = next((candidate for candidate in candidates if candidate.is_file()), None)
-        if path.parent != Path(".") or bundled is None:
-            names = bundled_config_names() + [DEFAULT_MODEL_NAME]
-            close = difflib.get_close_matches(stem, names, n=3)
-            raise ConfigError(
-                f"config '{config}' is neither a file nor a bundled config"
-                + (f"; did you mean {', '.join(close)}?" if close else "")
-                + f" (bundled: {', '.join(names[:-1])}; and {DEFAULT_MODEL_NAME}, the bundled default model)")
-        path = bundled
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    path = find_named_file(config, (BUNDLED_DIR, DEFAULT_MODEL_DIR), "model config")
+    doc = read_yaml_file(path)
     try:
         return model_config_from_dict(doc, name=path.stem)
     except ConfigError as err:
