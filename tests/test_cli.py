@@ -449,6 +449,29 @@ def test_an_unwritable_compilation_cache_is_a_warning(tmp_path, capsys, monkeypa
     assert error_lines(err)[1].endswith("missing.mp4: no such file")
 
 
+CACHE_COUNTS = """
+import collections, jax, numpy as np, vidtok_jax as vt
+events = collections.Counter()
+jax.monitoring.register_event_listener(lambda name, **_: events.update([name.rsplit("/", 1)[-1]]))
+vt.load_tokenizer().encode(np.zeros((1, 5, 32, 32, 3), np.float32))
+print(events["cache_hits"], events["cache_misses"])
+"""
+
+
+@pytest.mark.integration
+def test_the_python_api_turns_the_cache_on_so_a_second_process_does_not_recompile(tmp_path):
+    env = {**os.environ, "VIDTOK_JAX_COMPILATION_CACHE": str(tmp_path / "cache")}
+
+    def hits_and_misses() -> list[int]:
+        done = subprocess.run([sys.executable, "-c", CACHE_COUNTS], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return [int(v) for v in done.stdout.split()]
+
+    hits, misses = hits_and_misses()
+    assert hits == 0 and misses > 0 and any((tmp_path / "cache").iterdir())
+    assert hits_and_misses() == [misses, 0]
+
+
 def test_a_cache_folder_given_to_jax_is_kept(tmp_path, monkeypatch):
     monkeypatch.delenv("VIDTOK_JAX_COMPILATION_CACHE", raising=False)
     previous = jax.config.jax_compilation_cache_dir

@@ -31,13 +31,17 @@ def python_blocks() -> list[str]:
 
 
 def _downloaded_tokenizer(real):
+    downloads = {}  # a file is downloaded once: the same weights each time an example names it
+
     def load(config=None, checkpoint=None, **kwargs):
         if checkpoint is None or str(checkpoint).startswith(("/", ".")):
             return real(config, checkpoint, **kwargs)
-        cfg = vt.load_model_config(config)
-        cfg = dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, ch=8),
-                                  decoder=dataclasses.replace(cfg.decoder, ch=8))
-        return vt.Tokenizer(cfg, init_params(cfg))
+        if config not in downloads:
+            cfg = vt.load_model_config(config)
+            cfg = dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, ch=8),
+                                      decoder=dataclasses.replace(cfg.decoder, ch=8))
+            downloads[config] = vt.Tokenizer(cfg, init_params(cfg))
+        return downloads[config]
     return load
 
 

@@ -34,6 +34,7 @@ from vidtok_jax.flextok.config import FlexTokConfig, flextok_config_from_dict
 from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
 from vidtok_jax.flextok.sampler import Guidance, sample
 from vidtok_jax.runtime.array_checks import finite_range
+from vidtok_jax.runtime.compilation_cache import enable_compilation_cache_by_default
 from vidtok_jax.runtime.checked_values import finite_number, whole_number
 from vidtok_jax.vidtok.config import RegularizerConfig, load_model_config
 from vidtok_jax.vidtok.default_model import DEFAULT_MODEL_NAME
@@ -98,6 +99,7 @@ class VideoFlexTok:
         self.decoder = FlexDecoder(config.decoder, dtype)
         self.fsq = FSQ(RegularizerConfig(kind="fsq", levels=config.levels))
         self.latent_scale = None if config.latent_scale is None else jnp.asarray(config.latent_scale, jnp.float32)
+        enable_compilation_cache_by_default()
         hub = dict(hub or {})
         self.chunk_frames = int(hub.get("chunk_size", CHUNK_FRAMES))
         self.overlap_frames = int(hub.get("overlap_size_frames", OVERLAP_FRAMES))

@@ -1,13 +1,16 @@
 """Shorter XLA compiles: the persistent compilation cache, and threefry as one kernel on GPU.
 
 Compiling a full-size VidTok encoder and decoder takes tens of seconds on a CPU; with the cache
-on, a second run of the same shapes loads the compiled programs from disk instead.
+on, a second run of the same shapes loads the compiled programs from disk instead. The CLI, the
+training command and the Python API's models (``Tokenizer``, ``VideoFlexTok``) turn it on;
+``VIDTOK_JAX_COMPILATION_CACHE=0`` (or JAX's own ``jax_enable_compilation_cache`` off) keeps it off.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import jax
@@ -56,3 +59,20 @@ def enable_compilation_cache_or_warn(program: str) -> Path | None:
     except OSError as error:
         print(f"{program}: warning: no compilation cache ({error}); set {ENV_VAR}=0 to silence this", file=sys.stderr)
         return None
+
+
+_API_DEFAULT_APPLIED = []
+
+
+def enable_compilation_cache_by_default() -> None:
+    """What a model of the Python API does when built: the cache on, once per process, unless turned off.
+
+    A folder that cannot be made is a warning, never an error: the cache only saves time.
+    """
+    if _API_DEFAULT_APPLIED or not jax.config.jax_enable_compilation_cache:
+        return
+    _API_DEFAULT_APPLIED.append(True)
+    try:
+        enable_compilation_cache()
+    except OSError as error:
+        warnings.warn(f"no compilation cache ({error}); set {ENV_VAR}=0 to silence this", stacklevel=3)

@@ -23,6 +23,7 @@ from vidtok_jax.checkpoints.state_dict import (params_from_state_dict, read_stat
                                                state_dict_from_params)
 from vidtok_jax.errors import CheckpointError, ConfigError, InputError
 from vidtok_jax.runtime.array_checks import finite_range
+from vidtok_jax.runtime.compilation_cache import enable_compilation_cache_by_default
 from vidtok_jax.vidtok.config import ModelConfig, load_model_config
 from vidtok_jax.vidtok.default_model import with_default_weights
 from vidtok_jax.vidtok.nn.autoencoder import Autoencoder
@@ -94,6 +95,7 @@ class Tokenizer:
         self.dtype = dtype
         self.extras = dict(extras or {})
         self.model = Autoencoder(config, dtype)
+        enable_compilation_cache_by_default()
 
     def __repr__(self) -> str:
         return (f"Tokenizer({self.config.name}: {'causal' if self.config.causal else 'non-causal'} "
