@@ -8,6 +8,7 @@ training command and the Python API's models (``Tokenizer``, ``VideoFlexTok``) t
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import warnings
@@ -61,17 +62,14 @@ def enable_compilation_cache_or_warn(program: str) -> Path | None:
         return None
 
 
-_API_DEFAULT_APPLIED = []
-
-
+@functools.cache
 def enable_compilation_cache_by_default() -> None:
     """What a model of the Python API does when built: the cache on, once per process, unless turned off.
 
     A folder that cannot be made is a warning, never an error: the cache only saves time.
     """
-    if _API_DEFAULT_APPLIED or not jax.config.jax_enable_compilation_cache:
+    if not jax.config.jax_enable_compilation_cache:
         return
-    _API_DEFAULT_APPLIED.append(True)
     try:
         enable_compilation_cache()
     except OSError as error:

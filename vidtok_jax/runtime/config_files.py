@@ -81,10 +81,10 @@ def check_keys(where: str, given: Any, allowed: Iterable[str], required: Iterabl
                           f"{', '.join(missing)}")
 
 
-def find_named_file(name: str | Path, folders: Iterable[Path], what: str, extra_names: Iterable[str] = ()) -> Path:
+def find_named_file(name: str | Path, folders: Iterable[Path], what: str) -> Path:
     """A file path as given, or ``NAME.yaml`` in the first of ``folders`` that has it (a bare name only).
 
-    The error names the closest known names; ``extra_names`` are known names the folders do not list.
+    The error names the closest of the known names.
     """
     path = Path(name)
     if path.is_file():
@@ -95,7 +95,7 @@ def find_named_file(name: str | Path, folders: Iterable[Path], what: str, extra_
         for folder in folders:
             if (folder / f"{stem}.yaml").is_file():
                 return folder / f"{stem}.yaml"
-    names = sorted({p.stem for folder in folders for p in folder.glob("*.yaml")} | set(extra_names))
+    names = sorted({p.stem for folder in folders for p in folder.glob("*.yaml")})
     close = difflib.get_close_matches(stem, names, n=3)
     raise ConfigError(f"{what} '{name}' is neither a file nor a bundled name"
                       + (f"; did you mean {', '.join(close)}?" if close else "") + f" (bundled: {', '.join(names)})")

@@ -62,7 +62,8 @@ OFFICIAL_LOSS_DEFAULTS = {
 FAMILIES = ("vidtok", "videoflextok")
 
 
-def _empty() -> dict:
+def _empty() -> Any:
+    """A field whose default is a new empty dict."""
     return dataclasses.field(default_factory=dict)
 
 
