@@ -141,8 +141,9 @@ def test_signal_to_the_whole_job_while_waiting_for_data_saves_and_resumes(stop_s
     """A scheduler's SIGTERM or a terminal's Ctrl-C reaches the data workers too, here while the run waits for data.
 
     The worker is frozen until the run has used up what was prefetched, then the whole process group
-    gets the signal and the worker is let go: SIGTERM ends it (the run saves the steps it finished),
-    Ctrl-C is ignored by it (the run finishes the step it waited for, then saves).
+    gets the signal and the worker is let go: SIGTERM ends it, Ctrl-C is ignored by it. Either way the run
+    saves the steps it finished: the one in flight while it read ahead for the next batch (whose metrics are
+    logged after that read) included, and the batch read ahead, if it came, is left for the resumed run.
     """
     workdir = tmp_path / "job"
     video_data = ["data.source=videos", f"data.data_dir={small_videos}", "data.num_workers=1",
@@ -171,7 +172,7 @@ def test_signal_to_the_whole_job_while_waiting_for_data_saves_and_resumes(stop_s
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 128 + stop_signal, output[-3000:]
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output[-3000:]
-    expected = steps if stop_signal == signal.SIGTERM else steps + 1
+    expected = steps + 1
     saved = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
     assert saved == [expected], f"checkpoints {saved} after {steps} steps\n{output[-3000:]}"
     assert f"step {expected}: stopped by {stop_signal.name}; checkpoint of step {expected} saved" in output
@@ -184,10 +185,14 @@ def test_signal_to_the_whole_job_while_waiting_for_data_saves_and_resumes(stop_s
 
 
 def test_nan_stops_with_message_and_keeps_last_good_checkpoint(straight_run, tmp_path, compile_cache):
+    """Metrics are fetched on log and checkpoint steps only (every 4 and 8 here): the first non-finite step (7)
+    is still named exactly, and the checkpoint of step 8 is never written."""
     workdir = tmp_path / "diverging"
     subprocess.run(["cp", "-r", str(straight_run), str(workdir)], check=True)
-    result = run_train(workdir, 10, compile_cache, ["optimizer.learning_rate=1e30"], check=False)
+    sparse = ["optimizer.learning_rate=1e30", "log.every=4", "checkpoint.every=8", "eval.every=8"]
+    result = run_train(workdir, 10, compile_cache, sparse, check=False)
     assert result.returncode == 1
+    assert "step 7: a loss" in result.stderr, result.stderr[-2000:]
     assert "NaN/Inf" in result.stderr and "Last good checkpoint: step 6" in result.stderr, result.stderr[-2000:]
     steps = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
     assert steps[-1] == 6
@@ -249,8 +254,13 @@ def test_load_tokenizer_reads_a_training_workdir(straight_run):
 
 
 def test_loss_falls_in_thirty_steps(tmp_path, compile_cache, straight_run):
+    """Also: ``--profile 20:22`` writes a trace of two steps that TensorBoard (xplane) and Perfetto read."""
     workdir = tmp_path / "thirty"
-    run_train(workdir, 30, compile_cache)
+    result = subprocess.run(_command(workdir, 30) + ["--profile", "20:22"], cwd=REPO, env=subprocess_env(compile_cache),
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "step 22: profile of steps 21-22 written" in result.stdout
+    assert list((workdir / "profile").rglob("*.xplane.pb")) and list((workdir / "profile").rglob("*.trace.json.gz"))
     metrics = [m for m in read_metrics(workdir) if "train/rec_loss" in m]
     rec = [m["train/rec_loss"] for m in metrics]
     psnr = [m["train/psnr"] for m in metrics]

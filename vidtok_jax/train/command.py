@@ -1,6 +1,6 @@
 """The training command: ``python -m vidtok_jax.train`` (also ``vidtok-jax-train`` and the repository's ``train.py``).
 
-    python -m vidtok_jax.train --config tiny_cpu --workdir /tmp/run [--steps N] [--set key=value ...]
+    python -m vidtok_jax.train --config tiny_cpu --workdir /tmp/run [--steps N] [--set key=value ...] [--profile 10:15]
     python -m vidtok_jax.train export --workdir /tmp/run --out model.safetensors [--step N] [--ema] [--weights-only] \
         [--float16] [--sampler-steps N]
 
@@ -82,6 +82,13 @@ def _export_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _step_range(text: str) -> tuple[int, int]:
+    start, sep, stop = text.partition(":")
+    if not (sep and start.isdigit() and stop.isdigit() and int(start) < int(stop)):
+        raise argparse.ArgumentTypeError(f"expected START:STOP with 0 <= START < STOP, e.g. 10:15, got {text!r}")
+    return int(start), int(stop)
+
+
 def _train_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Train or fine-tune a VidTok or VideoFlexTok tokenizer.",
                                      epilog=f"{PROG} export --help: write a workdir's weights as an official "
@@ -90,6 +97,9 @@ def _train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workdir", required=True, help="checkpoints, logs and samples go here")
     parser.add_argument("--steps", type=int, default=None, help="total training steps (overrides 'steps')")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    parser.add_argument("--profile", type=_step_range, default=None, metavar="START:STOP",
+                        help="write a jax.profiler trace of steps START+1..STOP to WORKDIR/profile "
+                             "(TensorBoard's profile plugin or Perfetto open it)")
     parser.add_argument("--coordinator", default=None, help="host:port of process 0, or 'auto'")
     parser.add_argument("--num_processes", type=int, default=None)
     parser.add_argument("--process_id", type=int, default=None)
@@ -134,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     use_threefry_gpu_kernel()
     overrides = list(args.set) + ([f"steps={args.steps}"] if args.steps is not None else [])
     try:
-        stopped_by = train(load_train_config(args.config, overrides), args.workdir, make_family)
+        stopped_by = train(load_train_config(args.config, overrides), args.workdir, make_family, profile=args.profile)
     except VidTokError as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 1

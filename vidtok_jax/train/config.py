@@ -139,9 +139,13 @@ class CheckpointSection:
 
 @dataclasses.dataclass(frozen=True)
 class LogSection:
+    """``sync_every_step``: fetch the metrics after every step, so a NaN is caught at its own step (slower: the
+    host waits for the device each step); otherwise they are fetched on log, eval and checkpoint steps only."""
+
     every: int = 10
     images_every: int = 500
     tensorboard: bool = True
+    sync_every_step: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -71,3 +71,22 @@ def model_input(batch: dict) -> np.ndarray:
 def global_batch(local_video: np.ndarray, sharding) -> jax.Array:
     """This process's clips as its part of a batch sharded over the mesh."""
     return jax.make_array_from_process_local_data(sharding, np.asarray(local_video, np.float32))
+
+
+class DevicePrefetch:
+    """One global batch ahead on the device: ``advance()`` (called once the current step is dispatched) reads
+    the next batch and starts its transfer while the step runs.
+
+    ``position`` is the input iterator's state before the batch waiting here, which is what a checkpoint saves:
+    a resumed run starts with that batch. ``current`` is None once the input ended after a stop signal
+    (``next_batch`` returns None then, as ``StopOnSignal.next_unless_stopped`` does)."""
+
+    def __init__(self, batches, sharding, next_batch):
+        self._batches, self._sharding, self._next_batch = batches, sharding, next_batch
+        self.current, self.position = None, None
+        self.advance()
+
+    def advance(self) -> None:
+        self.position = self._batches.get_state()
+        batch = self._next_batch(self._batches)
+        self.current = None if batch is None else global_batch(model_input(batch), self._sharding)

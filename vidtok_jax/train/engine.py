@@ -2,7 +2,8 @@
 
 The run reads top to bottom: mesh → input → model → sharding → update → checkpoint → eval.
 Running it again on the same workdir resumes from the latest checkpoint; SIGTERM or Ctrl-C
-finishes the step in flight, saves it and stops; the first non-finite loss stops without saving.
+finishes the step in flight, saves it and stops; a non-finite loss stops the run without saving (found at the
+next metrics fetch: log, eval and checkpoint steps, or every step with ``log.sync_every_step``).
 
 The engine imports no family: ``train`` takes a ``make_family(config)`` (the training command's
 registry, ``vidtok_jax.train.command.make_family``), and a family gives it
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from vidtok_jax.checkpoints.workdir import checkpoint_dir
@@ -68,6 +70,12 @@ class Run:
     aux: object
     eval_local: np.ndarray
     eval_video: jax.Array
+    profile: tuple[int, int] | None = None
+    tracing: bool = False
+
+    @property
+    def profile_dir(self) -> Path:
+        return Path(self.workdir) / "profile"
 
     def evaluate(self, state, step: int) -> dict:
         values, recon = self.eval_step(state, self.eval_video, self.aux)
@@ -80,8 +88,9 @@ class Run:
                                                            for k, v in metrics.items()))
         return metrics
 
-    def save(self, state, metrics: dict) -> None:
-        checkpointing.save(self.manager, state, self.batches.get_state(), self.document, metrics)
+    def save(self, state, metrics: dict, data_position: dict) -> None:
+        """Checkpoint ``state``; ``data_position``: the input iterator's state before the batch that comes next."""
+        checkpointing.save(self.manager, state, data_position, self.document, metrics)
 
 
 def _initial_state(run: Run, family, mesh):
@@ -102,43 +111,83 @@ def _initial_state(run: Run, family, mesh):
     return state, True, shardings
 
 
+@jax.jit
+def _watch_finite(watch, metrics: dict, step):
+    """``(first step whose metrics were non-finite, or -1; that step's metrics)`` updated with one more step, on
+    the device: the loop checks it whenever it fetches metrics anyway, without waiting on every step."""
+    first, kept = watch
+    new = (first < 0) & jnp.logical_not(metrics["finite"])
+    return jnp.where(new, step, first), jax.tree.map(lambda old, value: jnp.where(new, value, old), kept, metrics)
+
+
+def _fetch(run: Run, watch, metrics: dict) -> dict[str, float]:
+    """The last step's metrics on the host; raises ``TrainingDiverged`` if any step so far was non-finite."""
+    first, kept = jax.device_get(watch)
+    if first >= 0:
+        raise diverged(int(first), {k: float(v) for k, v in kept.items()}, run.manager, run.workdir)
+    values = {k: float(v) for k, v in jax.device_get(metrics).items()}
+    values.pop("finite")
+    return values
+
+
 def _loop(run: Run, state, resuming: bool, stop: StopOnSignal):
-    """Steps until ``config.steps`` or a signal; checkpoints and evaluations on their schedule."""
-    config, reporter = run.config, run.reporter
+    """Steps until ``config.steps`` or a signal; checkpoints and evaluations on their schedule.
+
+    The host never waits for the device without need: the next batch is read and sent while a step runs,
+    and metrics are fetched on log, eval and checkpoint steps only (every step with ``log.sync_every_step``).
+    A non-finite step is found at the next fetch, so within the log interval and before anything is saved."""
+    config, reporter, profile = run.config, run.reporter, run.profile
     reporter.start_window()
     saved = int(state.step) if resuming else None
+    wait_start = time.perf_counter()
+    prefetch = data.DevicePrefetch(run.batches, run.batch_sharding, stop.next_unless_stopped)
+    data_wait = time.perf_counter() - wait_start
+    watch, metrics = None, None
     for step in range(int(state.step), config.steps):
-        wait_start = time.perf_counter()
-        batch = None if stop.received is not None else stop.next_unless_stopped(run.batches)
-        if batch is None:  # stopped by a signal, which may have ended the data workers too
+        if stop.received is not None or prefetch.current is None:  # a signal, which may have ended the data workers
+            if watch is not None:
+                _fetch(run, watch, metrics)
             if saved != step:
-                run.save(state, run.evaluate(state, step))
+                run.save(state, run.evaluate(state, step), prefetch.position)
             reporter.message(f"step {step}: stopped by {stop.received.name}; checkpoint of step {step} "
                              f"saved in {checkpoint_dir(run.workdir)}; run the same command to resume")
             break
-        inputs = data.global_batch(data.model_input(batch), run.batch_sharding)
-        data_wait = time.perf_counter() - wait_start
-        state, metrics = run.train_step(state, inputs, run.aux)
-        metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        if profile is not None and step == profile[0]:
+            jax.profiler.start_trace(run.profile_dir, create_perfetto_trace=True)
+            run.tracing = True
+        state, metrics = run.train_step(state, prefetch.current, run.aux)
         done = step + 1
-        if not metrics.pop("finite"):
-            raise diverged(done, metrics, run.manager, run.workdir)
+        watch = _watch_finite((jnp.int32(-1), metrics) if watch is None else watch, metrics, done)
+        host = _fetch(run, watch, metrics) if config.log.sync_every_step else None
         reporter.tick(data_wait)
-        if done == 1 and not resuming or done % config.log.every == 0 or done == config.steps:
-            reporter.log_train(done, metrics)
+        wait_start = time.perf_counter()
+        prefetch.advance()
+        data_wait = time.perf_counter() - wait_start
+        if run.tracing and done == profile[1]:
+            jax.block_until_ready(state)
+            jax.profiler.stop_trace()
+            run.tracing = False
+            reporter.message(f"step {done}: profile of steps {profile[0] + 1}-{done} written in {run.profile_dir}")
+        logging = done == 1 and not resuming or done % config.log.every == 0 or done == config.steps
         saving = done % config.checkpoint.every == 0 or done == config.steps
+        if logging or saving or done % config.eval.every == 0:
+            host = host or _fetch(run, watch, metrics)
+        if logging:
+            reporter.log_train(done, host)
         if saving or done % config.eval.every == 0:
             eval_metrics = run.evaluate(state, done)
             if saving:
-                run.save(state, eval_metrics)
+                run.save(state, eval_metrics, prefetch.position)
                 saved = done
             reporter.start_window()
     return state
 
 
-def train(config: TrainConfig, workdir: str, make_family: Callable[[TrainConfig], object]):
+def train(config: TrainConfig, workdir: str, make_family: Callable[[TrainConfig], object],
+          profile: tuple[int, int] | None = None):
     """Train the family ``make_family(config)`` until ``config.steps``; returns the signal that stopped the run
-    early, or None."""
+    early, or None. ``profile=(start, stop)`` writes a ``jax.profiler`` trace of steps start+1..stop (the step
+    counter's values) to ``<workdir>/profile``, which TensorBoard's profile plugin and Perfetto open."""
     Path(workdir).mkdir(parents=True, exist_ok=True)
     reporter = Reporter(workdir, config.steps, config.data.batch_size, config.log.tensorboard)
 
@@ -159,7 +208,7 @@ def train(config: TrainConfig, workdir: str, make_family: Callable[[TrainConfig]
         run = Run(config=config, workdir=workdir, reporter=reporter, manager=checkpointing.make_manager(workdir, config),
                   batches=batches, batch_sharding=batch_sharding, document=family.config_document(),
                   train_step=None, eval_step=None, aux=jax.device_put(family.aux(), replicated),
-                  eval_local=eval_local, eval_video=data.global_batch(eval_local, batch_sharding))
+                  eval_local=eval_local, eval_video=data.global_batch(eval_local, batch_sharding), profile=profile)
         try:
             # Sharding: the state is created (or restored) already split over the mesh.
             state, resuming, shardings = _initial_state(run, family, mesh)
@@ -174,6 +223,8 @@ def train(config: TrainConfig, workdir: str, make_family: Callable[[TrainConfig]
             with StopOnSignal() as stop:
                 state = _loop(run, state, resuming, stop)
         finally:
+            if run.tracing:
+                jax.profiler.stop_trace()
             run.manager.wait_until_finished()
             run.manager.close()
             batches.close()
