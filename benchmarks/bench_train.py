@@ -13,6 +13,14 @@ cuDNN). Run from the repository root:
     python benchmarks/bench_train.py                      # full-size 1x17x128x128 and tiny_cpu
     python benchmarks/bench_train.py --cases full --size 64 --frames 9 --dtype float32
     python benchmarks/bench_train.py --cases full --compile_only --remat full   # memory without running
+    python benchmarks/bench_train.py --loop --cases tiny flex_tiny      # the training loop, old and new
+
+``--loop`` times the whole training loop instead of the bare step: it trains each case with
+``vidtok_jax.train`` in a temporary folder, alternately with ``log.sync_every_step`` true (the host
+fetches every step's metrics, so the device idles while the host catches up: the old loop) and false
+(metrics fetched on log steps only, the next batch already on the device: the new one), and reads the
+seconds per step of every log window after the first (which holds compilation) from ``metrics.jsonl``.
+It writes benchmarks/results/bench_train_loop.json.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ import argparse
 import json
 import platform
 import resource
+import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,9 +43,11 @@ from vidtok_jax.runtime.compilation_cache import use_threefry_gpu_kernel
 from vidtok_jax.runtime.cpu_memory import use_memory_optimized_cpu_scheduler
 from vidtok_jax.train.command import make_family
 from vidtok_jax.train.config import REMAT_POLICIES, load_train_config
+from vidtok_jax.train.engine import train
 from vidtok_jax.vidtok.tokenizer import tree_size
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_train.json"
+LOOP_RESULTS = RESULTS.with_name("bench_train_loop.json")
 CASES = {
     "full": ("stage1_kl_causal_488_4chn", ["loss.disc_start=0", "data.source=synthetic"]),
     "tiny": ("tiny_cpu", ["loss.disc_start=0"]),
@@ -64,9 +76,9 @@ def device_peak_gib() -> float | None:
     return None if peak is None else round(peak / 2**30, 3)
 
 
-def case_config(name: str, args: argparse.Namespace):
+def case_config(name: str, args: argparse.Namespace, extra: tuple[str, ...] = ()):
     preset, overrides = CASES[name]
-    overrides = overrides + [f"data.batch_size={args.batch}", f"eval.batch_size={args.batch}"]
+    overrides = overrides + [f"data.batch_size={args.batch}", f"eval.batch_size={args.batch}", *extra]
     if not name.startswith("flex"):  # the VideoFlexTok family has no remat option
         overrides.append(f"model.remat={args.remat}")
     if name == "full":
@@ -74,6 +86,49 @@ def case_config(name: str, args: argparse.Namespace):
     if args.dtype:
         overrides.append(f"model.dtype={args.dtype}")
     return load_train_config(preset, overrides)
+
+
+def loop_seconds_per_step(name: str, args: argparse.Namespace, sync_every_step: bool) -> list[float]:
+    """Seconds per step of each log window after the first, training case ``name`` for ``--loop_steps`` steps."""
+    window = args.loop_log_every
+    steps = window * (1 + args.loop_windows)
+    config = case_config(name, args, (f"steps={steps}", f"log.every={window}", f"eval.every={steps}",
+                                      f"checkpoint.every={steps}", "optimizer.warmup_steps=1", "log.tensorboard=false", "log.images_every=1000000",
+                                      f"log.sync_every_step={str(sync_every_step).lower()}"))
+    with tempfile.TemporaryDirectory() as workdir:
+        train(config, workdir, make_family)
+        records = [json.loads(line) for line in (Path(workdir) / "metrics.jsonl").read_text().splitlines()]
+    return [r["train/seconds_per_step"] for r in records if "train/seconds_per_step" in r and r["step"] > window]
+
+
+def bench_loop(name: str, args: argparse.Namespace) -> dict:
+    """The old loop (a host sync every step) and the new one, alternated ``--loop_repeats`` times."""
+    times = {"sync_every_step": [], "sync_on_log": []}
+    for _ in range(args.loop_repeats):
+        for key in times:
+            times[key] += loop_seconds_per_step(name, args, key == "sync_every_step")
+    old, new = (statistics.median(times[key]) for key in times)
+    return {"case": name, "batch": args.batch, "log_every": args.loop_log_every,
+            "windows": len(times["sync_on_log"]), "old_step_s": round(old, 4), "new_step_s": round(new, 4),
+            "old_steps_per_s": round(1 / old, 2), "new_steps_per_s": round(1 / new, 2),
+            "new_over_old_time": round(new / old, 3), "window_step_s": {k: [round(t, 4) for t in v] for k, v in times.items()}}
+
+
+def main_loop(args: argparse.Namespace) -> None:
+    rows = []
+    for name in args.cases:
+        row = bench_loop(name, args)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print(f"\n{'case':10} {'batch':>5} {'windows':>7} {'old s/step':>10} {'new s/step':>10} {'old steps/s':>11} "
+          f"{'new steps/s':>11} {'new/old time':>12}")
+    for r in rows:
+        print(f"{r['case']:10} {r['batch']:>5} {r['windows']:>7} {r['old_step_s']:>10} {r['new_step_s']:>10} "
+              f"{r['old_steps_per_s']:>11} {r['new_steps_per_s']:>11} {r['new_over_old_time']:>12}")
+    LOOP_RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    LOOP_RESULTS.write_text(json.dumps({"device": str(jax.devices()[0]), "cpu": platform.processor() or platform.machine(),
+                                        "jax": jax.__version__, "results": rows}, indent=2) + "\n")
+    print(f"wrote {LOOP_RESULTS}")
 
 
 def bench_case(name: str, args: argparse.Namespace) -> dict:
@@ -144,9 +199,15 @@ def main() -> None:
     parser.add_argument("--append", action="store_true", help="add to the rows already in the results file")
     parser.add_argument("--peak_tflops", type=float, default=None,
                         help="the device's dense peak TFLOP/s for --dtype (default: known GPUs)")
+    parser.add_argument("--loop", action="store_true", help="time the training loop, old and new (see above)")
+    parser.add_argument("--loop_log_every", type=int, default=20, help="--loop: steps per timed window")
+    parser.add_argument("--loop_windows", type=int, default=3, help="--loop: timed windows per run")
+    parser.add_argument("--loop_repeats", type=int, default=2, help="--loop: runs of each loop, alternated")
     args = parser.parse_args()
     use_memory_optimized_cpu_scheduler()
     use_threefry_gpu_kernel()
+    if args.loop:
+        return main_loop(args)
     rows = json.loads(RESULTS.read_text())["results"] if args.append and RESULTS.is_file() else []
     for name in args.cases:
         row = bench_case(name, args)

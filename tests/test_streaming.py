@@ -106,6 +106,25 @@ def test_bad_chunk_sizes(v11):
         list(tok.encode_stream([video[:, :9]], 33, 8))
 
 
+@pytest.mark.parametrize("bad, message", [(np.nan, "NaN or Inf"), (255.0, "pixel values span")])
+def test_a_bad_chunk_stops_the_stream_before_any_output_built_on_it(v11, bad, message):
+    """Streamed value checks stay on the device and are fetched one output behind: the stream still fails on
+    the bad chunk and hands out nothing built on it. Of the 3 latents of the good frames (1 + 4 + 4) at most 2
+    leave (each waits for the next chunk's check), equal to those of a stream of the good chunks alone."""
+    tok, ref = v11
+    video = channels_last(ref["input"])[:, :17].copy()
+    video[:, 9:13] = bad
+    pieces = [video[:, :1], video[:, 1:5], video[:, 5:9], video[:, 9:13], video[:, 13:17]]
+    handed_out = []
+    with pytest.raises(vt.InputError, match=message):
+        for latent in tok.encode_stream(pieces, 17, 4):
+            handed_out.append(latent)
+    assert sum(z.shape[1] for z in handed_out) <= 2
+    good = [np.asarray(z) for z in tok.encode_stream(pieces[:3], 9, 4)]
+    for z, expected in zip(handed_out, good):
+        np.testing.assert_allclose(np.asarray(z), expected, atol=1e-6)
+
+
 def test_single_tile_is_exact(v11):
     tok, ref = v11
     video = channels_last(ref["input"])

@@ -22,7 +22,7 @@ from vidtok_jax.checkpoints.hub import hub_vidtok_checkpoint, is_hub_id
 from vidtok_jax.checkpoints.state_dict import (params_from_state_dict, read_state_dict, save_safetensors,
                                                state_dict_from_params)
 from vidtok_jax.errors import CheckpointError, ConfigError, InputError
-from vidtok_jax.runtime.array_checks import finite_range
+from vidtok_jax.runtime.array_checks import DeferredChecks, finite_range
 from vidtok_jax.runtime.compilation_cache import enable_compilation_cache_by_default
 from vidtok_jax.vidtok.config import ModelConfig, load_model_config
 from vidtok_jax.vidtok.default_model import with_default_weights
@@ -33,6 +33,15 @@ from vidtok_jax.vidtok.streaming import split_frames, stream_decode, stream_enco
 RANGE_SLACK = 2.0  # values beyond ±2 are not a [-1, 1] video (e.g. 0..255 pixels)
 COMPUTE_DTYPES = ("float32", "bfloat16")
 CHECKPOINT_SUFFIXES = (".ckpt", ".pth", ".pt", ".safetensors")
+
+
+def _check_pixel_values(finite: bool, low: float, high: float) -> None:
+    """Raise `InputError` unless a video's values (every one finite, in ``[low, high]``) are [-1, 1] pixels."""
+    if not finite:
+        raise InputError("the video contains NaN or Inf values")
+    if low < -RANGE_SLACK or high > RANGE_SLACK:
+        raise InputError(f"pixel values span [{low:g}, {high:g}] but must be in [-1, 1]: for 0..255 "
+                         "input use video / 127.5 - 1")
 
 
 def compute_dtype(dtype: Any) -> jnp.dtype:
@@ -203,10 +212,16 @@ class Tokenizer:
 
         Yields one latent chunk per `chunk_frames` frames; memory does not grow with the length.
         """
-        checked = (self.check_video(piece, chunk=True) for piece in frame_chunks)
-        for moments in stream_encode(self.model, self.params, checked, num_frames, chunk_frames,
-                                     tile=tile, tile_overlap=tile_overlap):
-            yield self._run("latent_from_moments", moments)
+        yield from self._encode_chunks(frame_chunks, num_frames, chunk_frames, "latent_from_moments", tile, tile_overlap)
+
+    def _encode_chunks(self, frame_chunks: Iterable, num_frames: int, chunk_frames: int, method: str, tile,
+                       tile_overlap) -> Iterator[jax.Array]:
+        """``method`` applied to the moments of each streamed chunk; the chunks' value checks stay on the device
+        and are fetched one output behind (`DeferredChecks`), so the host never stalls the stream on them."""
+        checks = DeferredChecks(lambda piece: self.check_video(piece, chunk=True, values=False), _check_pixel_values)
+        moments = stream_encode(self.model, self.params, checks.inputs(frame_chunks), num_frames, chunk_frames,
+                                tile=tile, tile_overlap=tile_overlap)
+        yield from checks.outputs(self._run(method, m) for m in moments)
 
     def decode_stream(self, latent_chunks: Iterable, chunk_latents: int, *, tile=None,
                       tile_overlap=None) -> Iterator[jax.Array]:
@@ -219,9 +234,7 @@ class Tokenizer:
                         tile=None, tile_overlap=None) -> Iterator[jax.Array]:
         """FSQ token ids of a video that arrives as chunks of frames: one id chunk `[B, k, h, w]` per piece."""
         self._require_fsq()
-        for moments in stream_encode(self.model, self.params, (self.check_video(c, chunk=True) for c in frame_chunks), num_frames,
-                                     chunk_frames, tile=tile, tile_overlap=tile_overlap):
-            yield self._run("tokens_from_moments", moments)
+        yield from self._encode_chunks(frame_chunks, num_frames, chunk_frames, "tokens_from_moments", tile, tile_overlap)
 
     def detokenize_stream(self, id_chunks: Iterable, chunk_latents: int, *, tile=None,
                           tile_overlap=None) -> Iterator[jax.Array]:
@@ -248,10 +261,11 @@ class Tokenizer:
             if chunk.shape[1]:
                 yield chunk
 
-    def check_video(self, video, *, reconstruct: bool = False, chunk: bool = False) -> jax.Array:
+    def check_video(self, video, *, reconstruct: bool = False, chunk: bool = False, values: bool = True) -> jax.Array:
         """Validate a video batch `[B, T, H, W, C]` in [-1, 1] and return it as a float array.
 
-        `chunk`: a piece of a streamed video, whose frame count is checked with the whole stream's."""
+        `chunk`: a piece of a streamed video, whose frame count is checked with the whole stream's;
+        `values=False` leaves the check of the values (finite, in range) to the caller."""
         cfg = self.config
         shape = tuple(np.shape(video))
         if len(shape) != 5:
@@ -277,13 +291,8 @@ class Tokenizer:
             raise InputError(f"expected float pixels in [-1, 1], got dtype {dtype}: convert with "
                              "video.astype(np.float32) / 127.5 - 1")
         video = jnp.asarray(video, jnp.float32)  # to the device once; the value check below runs there
-        if not isinstance(video, jax.core.Tracer):
-            finite, lo, hi = finite_range(video)
-            if not finite:
-                raise InputError("the video contains NaN or Inf values")
-            if lo < -RANGE_SLACK or hi > RANGE_SLACK:
-                raise InputError(f"pixel values span [{lo:g}, {hi:g}] but must be in [-1, 1]: for 0..255 "
-                                 "input use video / 127.5 - 1")
+        if values and not isinstance(video, jax.core.Tracer):
+            _check_pixel_values(*finite_range(video))
         return video
 
     def check_latent(self, z) -> jax.Array:
