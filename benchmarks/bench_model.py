@@ -33,8 +33,8 @@ from vidtok_jax.vidtok.tokenizer import init_params
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_model.json"
 
 
-def _video(frames: int, size: int) -> np.ndarray:
-    return np.random.default_rng(0).uniform(-1, 1, (1, frames, size, size, 3)).astype(np.float32)
+def _video(frames: int, size: int, batch: int = 1) -> np.ndarray:
+    return np.random.default_rng(0).uniform(-1, 1, (batch, frames, size, size, 3)).astype(np.float32)
 
 
 def _best(fn, repeats: int) -> float:
@@ -69,9 +69,13 @@ class Ours:
 
 
 class Official:
-    """The official PyTorch encoder/decoder with our random weights (imported from a checkout)."""
+    """The official PyTorch encoder/decoder with our random weights (imported from a checkout).
 
-    def __init__(self, repo: str, config: str, params):
+    ``device``: torch's device ("cpu", "cuda"); ``bf16_autocast``: run under ``torch.autocast`` in
+    bfloat16; ``compiled``: wrap both modules in ``torch.compile``."""
+
+    def __init__(self, repo: str, config: str, params, device: str = "cpu", bf16_autocast: bool = False,
+                 compiled: bool = False):
         import torch
         import yaml
         sys.path.insert(0, repo)
@@ -80,7 +84,7 @@ class Official:
             sys.modules.setdefault(name, types.ModuleType(name))
         sys.modules["lightning.pytorch.utilities.rank_zero"].rank_zero_only = lambda f: f
         import importlib
-        self.torch = torch
+        self.torch, self.device, self.bf16_autocast = torch, device, bf16_autocast
         torch.set_num_threads(os.cpu_count())
         doc = yaml.safe_load((vt.config.BUNDLED_DIR / f"{config}.yaml").read_text())["model"]["params"]
         enc_cfg = doc["encoder_config"]
@@ -94,16 +98,23 @@ class Official:
         state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state_dict_from_params(params).items()}
         self.encoder.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("encoder.")})
         self.decoder.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("decoder.")})
+        self.encoder, self.decoder = self.encoder.to(device), self.decoder.to(device)
+        if compiled:
+            self.encoder, self.decoder = torch.compile(self.encoder), torch.compile(self.decoder)
+
+    def _run(self, module, x) -> np.ndarray:
+        """``module`` on a channels-last numpy batch; returns channels-last float32 numpy (which waits for it)."""
+        torch = self.torch
+        with torch.no_grad(), torch.autocast(self.device.split(":")[0], torch.bfloat16, enabled=self.bf16_autocast):
+            out = module(torch.from_numpy(np.moveaxis(np.asarray(x, np.float32), -1, 1).copy()).to(self.device))
+        return np.moveaxis(out.float().cpu().numpy(), 1, -1)
 
     def run_encode(self, video):
-        with self.torch.no_grad():
-            moments = self.encoder(self.torch.from_numpy(np.moveaxis(video, -1, 1).copy()))
-        return np.moveaxis(moments.numpy(), 1, -1)[..., : moments.shape[1] // 2]
+        moments = self._run(self.encoder, video)
+        return moments[..., : moments.shape[-1] // 2]
 
     def run_decode(self, z):
-        with self.torch.no_grad():
-            out = self.decoder(self.torch.from_numpy(np.moveaxis(np.asarray(z), -1, 1).copy()))
-        return np.moveaxis(out.numpy(), 1, -1)
+        return self._run(self.decoder, z)
 
 
 def _rel(a, b) -> float:
@@ -112,26 +123,40 @@ def _rel(a, b) -> float:
 
 
 def time_case(args, frames: int, size: int) -> dict:
+    """One row: our compiled encode and decode, timed alternately with each official variant that ``args`` asks
+    for (``official_repo``; ``official_compiled``: eager, then ``torch.compile``d, whose keys carry the
+    prefix ``compiled_``). A variant that fails to build or run is recorded as ``<prefix>official_error``."""
     dtype = jnp.bfloat16 if args.dtype == "bfloat16" else jnp.float32
     ours = Ours(args.config, dtype)
-    video = _video(frames, size)
-    row = {"config": args.config, "frames": frames, "size": size, "dtype": args.dtype,
+    batch = getattr(args, "batch", 1)
+    video = _video(frames, size, batch)
+    row = {"config": args.config, "batch": batch, "frames": frames, "size": size, "dtype": args.dtype,
            "compile_s": ours.compile(video)}
     z = ours.run_encode(video)
-    official = Official(args.official_repo, args.config, ours.tok.params) if args.official_repo else None
-    times = {"encode": [], "decode": [], "official_encode": [], "official_decode": []}
+    officials = {}
+    for prefix, compiled in ([("", False)] + [("compiled_", True)] * getattr(args, "official_compiled", False)
+                             if args.official_repo else []):
+        try:
+            official = Official(args.official_repo, args.config, ours.tok.params, getattr(args, "official_device", "cpu"),
+                                getattr(args, "official_bf16_autocast", False), compiled)
+            official.run_decode(z)  # torch.compile compiles on the first call: keep it out of the timing
+            official.run_encode(video)
+            officials[prefix] = official
+        except Exception as err:  # torch.compile does not compile everywhere; the eager row still stands
+            row[f"{prefix}official_error"] = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+    times = {"encode": [], "decode": [], **{f"{p}official_{op}": [] for p in officials for op in ("encode", "decode")}}
     for _ in range(args.repeats):
         times["encode"].append(_best(lambda: ours.run_encode(video), 1))
         times["decode"].append(_best(lambda: ours.run_decode(z), 1))
-        if official:
-            times["official_encode"].append(_best(lambda: official.run_encode(video), 1))
-            times["official_decode"].append(_best(lambda: official.run_decode(z), 1))
+        for prefix, official in officials.items():
+            times[f"{prefix}official_encode"].append(_best(lambda: official.run_encode(video), 1))
+            times[f"{prefix}official_decode"].append(_best(lambda: official.run_decode(z), 1))
     row.update({f"{k}_s": min(v) for k, v in times.items() if v})
-    if official:
-        row["encode_ratio"] = row["encode_s"] / row["official_encode_s"]
-        row["decode_ratio"] = row["decode_s"] / row["official_decode_s"]
-        row["latent_rel_err_vs_official"] = _rel(z, official.run_encode(video))
-        row["decoded_rel_err_vs_official"] = _rel(ours.run_decode(z), official.run_decode(z))
+    for prefix, official in officials.items():
+        row[f"{prefix}encode_ratio"] = row["encode_s"] / row[f"{prefix}official_encode_s"]
+        row[f"{prefix}decode_ratio"] = row["decode_s"] / row[f"{prefix}official_decode_s"]
+        row[f"{prefix}latent_rel_err_vs_official"] = _rel(z, official.run_encode(video))
+        row[f"{prefix}decoded_rel_err_vs_official"] = _rel(ours.run_decode(z), official.run_decode(z))
     flops = {name: c.cost_analysis()["flops"] for name, c in (("encode", ours.encode_c), ("decode", ours.decode_c))}
     row["encode_gflops_per_s"] = flops["encode"] / row["encode_s"] / 1e9
     row["decode_gflops_per_s"] = flops["decode"] / row["decode_s"] / 1e9

@@ -53,6 +53,7 @@ CASES = {
     "tiny": ("tiny_cpu", ["loss.disc_start=0"]),
     "flex_tiny": ("flex_tiny_cpu", []),
     "flex": ("flex_default", ["data.source=synthetic"]),
+    "smoke": ("tiny_cpu", ["loss.disc_start=0", "data.num_frames=5", "data.height=32", "data.width=32"]),
 }
 
 
@@ -92,9 +93,10 @@ def loop_seconds_per_step(name: str, args: argparse.Namespace, sync_every_step: 
     """Seconds per step of each log window after the first, training case ``name`` for ``--loop_steps`` steps."""
     window = args.loop_log_every
     steps = window * (1 + args.loop_windows)
-    config = case_config(name, args, (f"steps={steps}", f"log.every={window}", f"eval.every={steps}",
-                                      f"checkpoint.every={steps}", "optimizer.warmup_steps=1", "log.tensorboard=false", "log.images_every=1000000",
-                                      f"log.sync_every_step={str(sync_every_step).lower()}"))
+    overrides = (f"steps={steps}", f"log.every={window}", f"eval.every={steps}", f"checkpoint.every={steps}",
+                 "optimizer.warmup_steps=1", "log.tensorboard=false", "log.images_every=1000000",
+                 f"log.sync_every_step={str(sync_every_step).lower()}")
+    config = case_config(name, args, overrides)
     with tempfile.TemporaryDirectory() as workdir:
         train(config, workdir, make_family)
         records = [json.loads(line) for line in (Path(workdir) / "metrics.jsonl").read_text().splitlines()]

@@ -58,18 +58,9 @@ def timed(fn, repeat: int) -> tuple[float, float]:
     return first, statistics.median(runs)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=sorted(MODELS), default="small")
-    parser.add_argument("--latent", default="5x16x16", help="latent grid TxHxW of one clip (5x16x16 = 17x128x128 pixels)")
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
-    parser.add_argument("--steps", default="4,16", help="comma-separated sampler step counts")
-    parser.add_argument("--keep", default="1,16,64", help="comma-separated k (tokens kept per latent frame)")
-    parser.add_argument("--guidance", type=float, default=20.0)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-
+def measure(args: argparse.Namespace) -> dict:
+    """Tokenize and detokenize rows for the options of ``main`` (model, latent, batch, dtype, steps, keep,
+    guidance, repeat), with the device's peak memory."""
     shape = MODELS[args.model]
     config = flextok_hydra_config(**shape, head_dim=64, posemb_max=32)
     flex = vt.random_videoflextok(config, dtype=getattr(jnp, args.dtype))
@@ -102,7 +93,13 @@ def main() -> None:
     result = dict(model=args.model, shape=shape, latent=[t, h, w], batch=args.batch, dtype=args.dtype,
                   guidance=args.guidance, device=f"{device.platform}:{device.device_kind}",
                   peak_memory_gb=memory, peak_memory_kind=memory_kind, rows=rows)
-    print(f"VideoFlexTok {args.model} {shape}, latents {args.batch}x{args.latent}, {args.dtype}, "
+    return result
+
+
+def print_table(result: dict) -> None:
+    rows, memory, memory_kind = result["rows"], result["peak_memory_gb"], result["peak_memory_kind"]
+    latent = "x".join(str(n) for n in result["latent"])
+    print(f"VideoFlexTok {result['model']} {result['shape']}, latents {result['batch']}x{latent}, {result['dtype']}, "
           f"{result['device']}, {memory_kind} {memory:.2f} GiB")
     print(f"{'op':<11}{'k':>5}{'steps':>7}{'s/call':>10}{'clips/s':>10}{'tokens/s':>12}{'TFLOP':>9}{'MFU':>7}"
           f"{'compile s':>11}")
@@ -110,6 +107,20 @@ def main() -> None:
         mfu = "" if r["mfu"] is None else f"{r['mfu']:.1%}"
         print(f"{r['op']:<11}{r['k']:>5}{r['steps']:>7}{r['seconds']:>10.3f}{r['clips_per_s']:>10.2f}"
               f"{r['tokens_per_s']:>12.0f}{r['tflop']:>9.4f}{mfu:>7}{r['compile_s']:>11.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=sorted(MODELS), default="small")
+    parser.add_argument("--latent", default="5x16x16", help="latent grid TxHxW of one clip (5x16x16 = 17x128x128 pixels)")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    parser.add_argument("--steps", default="4,16", help="comma-separated sampler step counts")
+    parser.add_argument("--keep", default="1,16,64", help="comma-separated k (tokens kept per latent frame)")
+    parser.add_argument("--guidance", type=float, default=20.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    result = measure(parser.parse_args())
+    print_table(result)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1))
 
