@@ -6,7 +6,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration  # the whole agenda script, every section, tiny shapes
 
 
 def test_gpu_agenda_smoke_runs_every_section_and_writes_its_tables(tmp_path):
