@@ -101,9 +101,13 @@ def profile_one_step(plan: dict, args: argparse.Namespace, out: Path) -> list[di
     return top_ops(trace_dir)
 
 
+def _low_dtype(plan: dict) -> str:
+    """The dtype the training step and VideoFlexTok run in: bfloat16 where the plan has it."""
+    return "bfloat16" if "bfloat16" in plan["dtypes"] else "float32"
+
+
 def _train_args(plan: dict, args: argparse.Namespace, batch: int, remat: str) -> argparse.Namespace:
-    dtype = "bfloat16" if "bfloat16" in plan["dtypes"] else "float32"
-    return argparse.Namespace(batch=batch, remat=remat, frames=plan["frames"], size=plan["size"], dtype=dtype,
+    return argparse.Namespace(batch=batch, remat=remat, frames=plan["frames"], size=plan["size"], dtype=_low_dtype(plan),
                               steps=args.repeats, warmup=1, compile_only=False, peak_tflops=None)
 
 
@@ -117,7 +121,7 @@ def train_rows(plan: dict, args: argparse.Namespace) -> list[dict]:
 
 
 def flex_rows(plan: dict, args: argparse.Namespace) -> list[dict]:
-    dtype = "bfloat16" if "bfloat16" in plan["dtypes"] else "float32"
+    dtype = _low_dtype(plan)
     case = argparse.Namespace(model=plan["flex_model"], latent=plan["flex_latent"], batch=1, dtype=dtype,
                               steps=str(plan["flex_steps"]), keep="1,256", guidance=20.0, repeat=args.repeats)
     result = bench_videoflextok.measure(case)

@@ -122,10 +122,10 @@ def _watch_finite(watch, metrics: dict, step):
 
 def _fetch(run: Run, watch, metrics: dict) -> dict[str, float]:
     """The last step's metrics on the host; raises ``TrainingDiverged`` if any step so far was non-finite."""
-    first, kept = jax.device_get(watch)
+    (first, kept), values = jax.device_get((watch, metrics))  # one transfer, one wait
     if first >= 0:
         raise diverged(int(first), {k: float(v) for k, v in kept.items()}, run.manager, run.workdir)
-    values = {k: float(v) for k, v in jax.device_get(metrics).items()}
+    values = {k: float(v) for k, v in values.items()}
     values.pop("finite")
     return values
 
