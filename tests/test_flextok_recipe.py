@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 
 import vidtok_jax as vt
+from vidtok_jax.flextok.config import flextok_config_from_dict
+from vidtok_jax.flextok.model import init_flextok_params
 from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss
 from vidtok_jax.flextok.presets import flextok_hydra_config
-from vidtok_jax.flextok.training import latent_channel_scale
+from vidtok_jax.flextok.training import with_decoder_depth, latent_channel_scale, with_identity_blocks
 from vidtok_jax.train.config import load_train_config
-from tests.helpers import SMALL, latents, perturbed
+from tests.helpers import SMALL, latents, perturbed, small
 
 SCALE = [0.5 + 0.25 * i for i in range(16)]
 
@@ -162,3 +164,27 @@ def test_the_readout_sees_only_the_kept_codes_and_is_exact_for_a_linear_truth():
     changed = codes.at[0, :, 1:].set(0.5)  # registers the first clip does not keep
     assert float(readout_error(readout, changed, keep, truth)) < 1e-10
     assert float(readout_error(readout, codes.at[0, :, 0].set(0.5), keep, truth)) > 1e-4
+
+
+def test_a_decoder_grown_from_a_checkpoint_computes_what_the_checkpoint_did():
+    flex = small()
+    document = flextok_hydra_config(**SMALL)
+    grown_document = with_decoder_depth(document, SMALL["dec_depth"] + 2)
+    assert grown_document == flextok_hydra_config(**{**SMALL, "dec_depth": SMALL["dec_depth"] + 2})
+    config = flextok_config_from_dict(grown_document)
+    grown = vt.VideoFlexTok(config, with_identity_blocks(flex.params, init_flextok_params(config, jax.random.key(5))))
+    assert len(jax.tree_util.tree_leaves(grown.params)) > len(jax.tree_util.tree_leaves(flex.params))
+    ids = flex.tokenize_latents(latents())
+    noise = jax.random.normal(jax.random.key(1), latents().shape)
+    np.testing.assert_allclose(grown.detokenize_latents(ids, noise=noise, steps=2),
+                               flex.detokenize_latents(ids, noise=noise, steps=2), atol=1e-5)
+    with pytest.raises(vt.ConfigError, match="grow, not shrink"):
+        with_decoder_depth(document, 1)
+    wider = flextok_config_from_dict(flextok_hydra_config(**{**SMALL, "dec_dim": 64}))
+    with pytest.raises(vt.ConfigError, match="only the decoder's depth may change"):
+        with_identity_blocks(flex.params, init_flextok_params(wider, jax.random.key(5)))
+
+
+def test_growing_the_decoder_needs_a_videoflextok_checkpoint():
+    with pytest.raises(vt.ConfigError, match="init.decoder_depth"):
+        load_train_config("flex_tiny_cpu", ["init.decoder_depth=6"])

@@ -16,6 +16,7 @@ official-format VideoFlexTok file (or a Hub folder, which also says the clip siz
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 from pathlib import Path
@@ -24,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import struct
+from flax import struct, traverse_util
 
 from vidtok_jax.checkpoints.workdir import read_checkpoint
 from vidtok_jax.data.latent_shards import latent_folders, read_latent_shards, read_shard_index
@@ -68,10 +69,9 @@ def _hydra_config(config: TrainConfig, latent_channels: int, vidtok_name: str, l
     source = config.init.checkpoint
     if source is not None and config.flextok.latent_scale is not None:
         raise ConfigError("flextok.latent_scale is set by the model that init.checkpoint names: leave it null")
-    if source is not None and _is_workdir(source):
-        return read_checkpoint(source, None)[2][FLEXTOK_DOCUMENT]
     if source is not None:
-        return read_flextok_file(source)[0]
+        document = read_checkpoint(source, None)[2][FLEXTOK_DOCUMENT] if _is_workdir(source) else read_flextok_file(source)[0]
+        return with_decoder_depth(document, config.init.decoder_depth)
     shape = dict(config.flextok.shape)
     allowed = set(inspect.signature(flextok_hydra_config).parameters) - {"latent_channels", "vidtok_id", "latent_scale"}
     unknown = sorted(set(shape) - allowed)
@@ -86,6 +86,39 @@ def _hydra_config(config: TrainConfig, latent_channels: int, vidtok_name: str, l
                                     latent_scale=latent_scale)
     except TypeError as err:
         raise ConfigError(f"flextok.shape: {err}") from None
+
+
+def with_decoder_depth(document: dict, depth: int | None) -> dict:
+    """The official config ``document`` with ``depth`` decoder blocks (``init.decoder_depth``; None: as it is)."""
+    if depth is None:
+        return document
+    document = copy.deepcopy(document)
+    transformer = document["decoder"]["module_dict"]["dec_transformer"]
+    if depth < transformer["depth"]:
+        raise ConfigError(f"init.decoder_depth={depth}: init.checkpoint's decoder has {transformer['depth']} blocks; "
+                          "it can grow, not shrink")
+    transformer["depth"] = depth
+    return document
+
+
+def with_identity_blocks(loaded: dict, fresh: dict) -> dict:
+    """``fresh``'s parameter tree (a model with more decoder blocks) holding ``loaded``'s values wherever ``loaded``
+    has them. The blocks only ``fresh`` has keep their fresh weights with a zero adaLN modulation: their gates are
+    zero, so each passes its input through and the grown model computes what ``loaded`` did."""
+    old, new = traverse_util.flatten_dict(loaded), traverse_util.flatten_dict(fresh)
+    grown = dict(old)
+    for key, value in new.items():
+        name = "/".join(key)
+        if key in old:
+            if np.shape(old[key]) != np.shape(value):
+                raise ConfigError(f"init.decoder_depth: {name} is {np.shape(old[key])} in init.checkpoint and "
+                                  f"{np.shape(value)} in the grown model: only the decoder's depth may change")
+        elif "dec_transformer" in key[1] and any(part.startswith("blocks.") for part in key):
+            grown[key] = jnp.zeros_like(value) if any("adaLN_modulation" in part for part in key) else value
+        else:
+            raise ConfigError(f"init.decoder_depth: the grown model has {name}, which init.checkpoint lacks and is "
+                              "not in a new decoder block")
+    return traverse_util.unflatten_dict(grown)
 
 
 def latent_channel_scale(latents: list[np.ndarray]) -> list[float]:
@@ -166,8 +199,13 @@ class FlexTokFamily:
         if source is None:
             return None
         if _is_workdir(source):
-            return read_checkpoint(source, None)[1]["params"]
-        return split_state(read_flextok_file(source)[1], flextok_param_shapes(self.flex_config), str(source))[0]
+            params = read_checkpoint(source, None)[1]["params"]
+        else:
+            document, tensors, _ = read_flextok_file(source)
+            params = split_state(tensors, flextok_param_shapes(flextok_config_from_dict(document)), str(source))[0]
+        if self.config.init.decoder_depth is None:
+            return params
+        return with_identity_blocks(params, init_flextok_params(self.flex_config, jax.random.key(self.config.seed)))
 
     def init_state(self, initial) -> FlexTrainState:
         init_key, rng_key = jax.random.split(jax.random.key(self.config.seed, impl=PRNG_IMPL))

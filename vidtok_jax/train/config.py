@@ -79,10 +79,13 @@ class ModelSection:
 
 @dataclasses.dataclass(frozen=True)
 class InitSection:
-    """``checkpoint``: weights to start from; ``posterior_logvar``: the initial log-variance of a new KL model."""
+    """``checkpoint``: weights to start from; ``posterior_logvar``: the initial log-variance of a new KL model;
+    ``decoder_depth``: a VideoFlexTok's decoder grown to this many blocks from ``checkpoint``'s (the new blocks
+    start as the identity, so the grown model computes what the checkpoint did)."""
 
     checkpoint: str | None = None
     posterior_logvar: float | None = None
+    decoder_depth: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -409,6 +412,11 @@ def _check_family_and_model(raw: dict, model: ModelConfig) -> None:
     require(raw["stage"] == 1 or init is not None,
              "stage 2 trains the decoder of a stage-1 model: set init.checkpoint to a stage-1 workdir or checkpoint")
     require(init is None or weights_path(init).exists(), f"init.checkpoint {init} does not exist")
+    if raw["init"]["decoder_depth"] is not None:
+        _typed(raw, "init", "decoder_depth", int, positive=True)
+        require(raw["family"] == "videoflextok" and init is not None,
+                 "init.decoder_depth grows the decoder of a VideoFlexTok that init.checkpoint names: set both, "
+                 "with family: videoflextok")
     logvar = raw["init"]["posterior_logvar"]
     if logvar is not None:
         _typed(raw, "init", "posterior_logvar", float)
