@@ -106,12 +106,14 @@ class Agenda:
         """Run ``commands`` in order (the first with ``deadline``), stopping at the first that fails."""
         began = time.monotonic()
         missing = [n for n in needs if self.parts.get(n, {}).get("returncode") != 0]
-        status = None if missing else 0
-        for i, command in enumerate(commands if not missing else []):
-            status = run(command, self.out / "logs" / f"{name}_{i}.log", self.env, deadline if i == 0 else None)
-            if status not in (0, STOPPED_BY_SIGTERM):
-                break
-            status = 0
+        status = None
+        if not missing:
+            for i, command in enumerate(commands):
+                status = run(command, self.out / "logs" / f"{name}_{i}.log", self.env, deadline if i == 0 else None)
+                if status not in (0, STOPPED_BY_SIGTERM):
+                    break
+            else:
+                status = 0
         self.parts[name] = {"seconds": round(time.monotonic() - began, 1), "returncode": status,
                             "skipped_for": missing or None}
         print(f"== {name}: {self.parts[name]['seconds']} s, "

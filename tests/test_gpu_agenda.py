@@ -18,11 +18,16 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.integration  # the whole agenda script, every section, tiny shapes
 
 
+def run_smoke(script: str, out) -> None:
+    """Run ``benchmarks/<script> --out out --smoke`` and require it to succeed."""
+    result = subprocess.run([sys.executable, f"benchmarks/{script}", "--out", str(out), "--smoke"], cwd=REPO,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+
+
 def test_gpu_agenda_smoke_runs_every_section_and_writes_its_tables(tmp_path):
     out = tmp_path / "agenda"
-    result = subprocess.run([sys.executable, "benchmarks/gpu_agenda.py", "--out", str(out), "--smoke"], cwd=REPO,
-                            capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_smoke("gpu_agenda.py", out)
     report = json.loads((out / "gpu_agenda.json").read_text())
     sections = report["sections"]
     assert set(sections) == {"vidtok", "train_step", "profile", "videoflextok"}
@@ -49,9 +54,7 @@ def test_gpu_agenda_smoke_runs_every_section_and_writes_its_tables(tmp_path):
 
 def test_gpu_training_agenda_smoke_trains_and_exports_both_models(tmp_path):
     out = tmp_path / "train"
-    result = subprocess.run([sys.executable, "benchmarks/gpu_train.py", "--out", str(out), "--smoke"], cwd=REPO,
-                            capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:]
+    run_smoke("gpu_train.py", out)
     report = json.loads((out / "gpu_train.json").read_text())
     assert list(report["parts"]) == ["vidtok_data", "vidtok_train", "flex_data", "flex_train"]
     assert all(part["returncode"] == 0 for part in report["parts"].values())
