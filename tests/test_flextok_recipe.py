@@ -5,6 +5,7 @@ that exports, names that VidTok and its clip size, and loads back."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import jax
@@ -15,10 +16,13 @@ import pytest
 import vidtok_jax as vt
 from vidtok_jax.flextok.config import flextok_config_from_dict
 from vidtok_jax.flextok.model import init_flextok_params
-from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss
+from vidtok_jax.flextok.linear_code import fit_linear_code, latent_frame_crops
+from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss, readout_error
 from vidtok_jax.flextok.presets import flextok_hydra_config
 from vidtok_jax.flextok.training import with_decoder_depth, latent_channel_scale, with_identity_blocks
 from vidtok_jax.train.config import load_train_config
+from vidtok_jax.vidtok.config import RegularizerConfig
+from vidtok_jax.vidtok.quantizers import FSQ
 from tests.helpers import SMALL, latents, perturbed, small
 
 SCALE = [0.5 + 0.25 * i for i in range(16)]
@@ -35,24 +39,31 @@ def unscaled_twin(flex: vt.VideoFlexTok) -> vt.VideoFlexTok:
     return vt.VideoFlexTok(vt.random_videoflextok(config).config, flex.params, vidtok=flex.vidtok)
 
 
+@functools.cache
+def small_perturbed() -> vt.VideoFlexTok:
+    return perturbed(vt.random_videoflextok(flextok_hydra_config(**SMALL)))
+
+
+def loss_logs(objective: FlowObjective, z: jax.Array) -> dict:
+    """The logs of one jitted training loss of a small model (compiled once: op by op it takes tens of seconds)."""
+    flex = small_perturbed()
+    loss = jax.jit(lambda z: flow_matching_loss(flex.encoder, flex.decoder, flex.fsq, flex.params, z,
+                                                jax.random.key(0), objective)[1])
+    return loss(z)
+
+
 @pytest.mark.parametrize("location, expected", [(0.0, 0.5), (1.0, 0.697), (2.0, 0.846)])
 def test_sigma_location_moves_the_noise_levels_towards_pure_noise(location, expected):
     """sigma = sigmoid(N(location, 1)): its mean is 0.5 for the official 0 and E[sigmoid(N(m, 1))] otherwise."""
-    flex = perturbed(vt.random_videoflextok(flextok_hydra_config(**SMALL)))
-    z = latents((256, 1, 4, 4, 16))
-    objective = FlowObjective(sigma_location=location)
-    logs = flow_matching_loss(flex.encoder, flex.decoder, flex.fsq, flex.params, z, jax.random.key(0), objective)[1]
+    logs = loss_logs(FlowObjective(sigma_location=location), latents((256, 1, 4, 4, 16)))
     assert float(logs["mean_sigma"]) == pytest.approx(expected, abs=0.03)
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.5, 1.0])
 def test_keep_all_fraction_makes_that_fraction_of_clips_keep_every_token(fraction):
     """k uniform in 1..R for the others: mean k = f * R + (1 - f) * (R + 1) / 2."""
-    flex = perturbed(vt.random_videoflextok(flextok_hydra_config(**SMALL)))
-    r = flex.num_registers
-    objective = FlowObjective(keep_sampling="uniform", keep_all_fraction=fraction)
-    logs = flow_matching_loss(flex.encoder, flex.decoder, flex.fsq, flex.params, latents((1024, 1, 4, 4, 16)),
-                              jax.random.key(0), objective)[1]
+    r = SMALL["registers"]
+    logs = loss_logs(FlowObjective(keep_sampling="uniform", keep_all_fraction=fraction), latents((1024, 1, 4, 4, 16)))
     assert float(logs["mean_keep"]) == pytest.approx(fraction * r + (1 - fraction) * (r + 1) / 2, abs=0.25)
 
 
@@ -92,6 +103,8 @@ def test_a_bad_latent_scale_in_a_file_is_refused(bad):
                                               ("flextok.sigma_location=9", "sigma_location"),
                                               ("flextok.sigma_location=.nan", "sigma_location"),
                                               ("flextok.keep_all_fraction=1.5", "keep_all_fraction"),
+                                              ("flextok.readout=linear", "readout must be learned or pca"),
+                                              ("flextok.readout=pca", "readout: pca fits the linear code"),
                                               ("data.data_dir=[a, b]", "a list of folders is for data.source=latents")])
 def test_bad_recipe_settings_are_refused(setting, message):
     with pytest.raises(vt.ConfigError, match=message):
@@ -188,3 +201,32 @@ def test_a_decoder_grown_from_a_checkpoint_computes_what_the_checkpoint_did():
 def test_growing_the_decoder_needs_a_videoflextok_checkpoint():
     with pytest.raises(vt.ConfigError, match="init.decoder_depth"):
         load_train_config("flex_tiny_cpu", ["init.decoder_depth=6"])
+
+
+def test_the_linear_code_orders_principal_components_and_its_readout_decodes_the_fsq_codes():
+    """Component j in FSQ value j (token j // 6): the read-out the training loss uses decodes the code's FSQ codes to
+    exactly the code's own reconstruction, and keeping more tokens reconstructs better."""
+    rng = np.random.default_rng(0)
+    latents = [np.einsum("tk,khwc->thwc", rng.normal(size=(9, 40)) * np.geomspace(4, 0.05, 40),
+                         rng.normal(size=(40, 4, 4, 3))) for _ in range(40)]
+    frames = latent_frame_crops(latents, 2, 2)  # 4 crops of 2x2x3 per latent frame
+    assert frames.shape == (40 * 9 * 4, 12)
+    levels, registers = (8, 5), 6
+    code = fit_linear_code(frames, levels, registers)
+    assert np.all(np.diff(code.std) <= 0) and np.allclose(code.basis.T @ code.basis, np.eye(12), atol=1e-8)
+    components = code.components(frames[:64])
+    rounded = code.rounded(components)
+    fsq = FSQ(RegularizerConfig(kind="fsq", levels=levels))
+    step = 2 * code.spans / (code.levels - 1)
+    level_index = np.round(rounded / step + (code.levels - 1) / 2)
+    codes = (level_index - code.levels // 2) / (code.levels // 2)  # FSQ's codes of those levels
+    assert np.allclose(np.asarray(fsq.indices_to_codes(fsq.codes_to_indices(jnp.asarray(codes.reshape(64, 6, 2))))),
+                       codes.reshape(64, 6, 2))
+    readout = {name: jnp.asarray(value) for name, value in code.readout().items()}
+    error = readout_error(readout, jnp.asarray(codes.reshape(64, 1, registers, 2), jnp.float32), jnp.full((64,), registers),
+                          jnp.asarray(code.frames(rounded).reshape(64, 1, 2, 2, 3), jnp.float32))
+    assert float(error) < 1e-9
+    errors = [np.mean(np.square(code.frames(rounded[:, :2 * k]) - frames[:64])) for k in range(1, registers + 1)]
+    assert all(later < earlier for earlier, later in zip(errors, errors[1:]))
+    with pytest.raises(ValueError, match="components"):
+        fit_linear_code(frames, levels, 7)

@@ -16,6 +16,7 @@ import pytest
 
 import vidtok_jax as vt
 from vidtok_jax.checkpoints.workdir import read_checkpoint
+from vidtok_jax.flextok.linear_code import fit_linear_code, latent_frame_crops
 from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss, sample_keep
 from vidtok_jax.flextok.training import FlexTokFamily
 from vidtok_jax.train.config import load_train_config
@@ -191,6 +192,14 @@ def test_latent_shards_give_the_latents_and_the_steps_of_the_on_the_fly_path(tmp
     family = FlexTokFamily(load_train_config("flex_tiny_cpu", [f"data.data_dir=[{shards}, {smaller}]", *sets[1:],
                                                                "data.source=latents"]))
     assert family.reads_latents
+    linear = FlexTokFamily(load_train_config("flex_tiny_cpu", [*sets, "data.source=latents", "flextok.readout=pca",
+                                                               "flextok.readout_weight=1.0"]))
+    code = fit_linear_code(latent_frame_crops(stored, 8, 8), linear.flex_config.levels, linear.flex_config.num_registers)
+    np.testing.assert_allclose(np.asarray(linear.fixed_readout["kernel"]), code.readout()["kernel"], rtol=1e-6)
+    pca_state = linear.init_state(None)
+    assert "readout" not in pca_state.params  # fixed: nothing of it is trained or saved
+    logs = jax.jit(linear.train_step)(pca_state, jnp.asarray(np.stack(stored)), linear.aux())[1]
+    assert np.isfinite(float(logs["readout_loss"])) and float(logs["readout_loss"]) > 0
     with pytest.raises(vt.ConfigError, match="name an encode-dir folder"):
         read_latent_shards([])
 

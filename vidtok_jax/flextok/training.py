@@ -32,6 +32,7 @@ from vidtok_jax.data.latent_shards import latent_folders, read_latent_shards, re
 from vidtok_jax.errors import ConfigError
 from vidtok_jax.flextok.checkpoint import FLEXTOK_DOCUMENT, HUB_WEIGHTS, read_flextok_file, split_state
 from vidtok_jax.flextok.config import VIDTOK_IDS, flextok_config_from_dict
+from vidtok_jax.flextok.linear_code import fit_linear_code, latent_frame_crops
 from vidtok_jax.flextok.model import flextok_param_shapes, init_flextok_params, sampler_for
 from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
 from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss, init_readout
@@ -159,7 +160,16 @@ class FlexTokFamily:
                                              keep_all_fraction=float(section.keep_all_fraction))
         if section.keep_sampling is not None:
             self.objective = dataclasses.replace(self.objective, keep_sampling=section.keep_sampling)
+        self.fixed_readout = self._linear_code_readout() if section.readout == "pca" else None
         self.optimizer = generator_optimizer(config)
+
+    def _linear_code_readout(self) -> dict[str, jax.Array]:
+        """The read-out of ``flextok.readout: pca``: the decoder of the shards' linear code, as the model sees them."""
+        scale = 1.0 if self.latent_scale is None else np.asarray(self.latent_scale)
+        height, width, _ = self._latent_frame_shape()
+        frames = latent_frame_crops([z / scale for z in read_latent_shards(self.config.data.data_dir)], height, width)
+        code = fit_linear_code(frames, self.flex_config.levels, self.flex_config.num_registers)
+        return {name: jnp.asarray(value) for name, value in code.readout().items()}
 
     def _latent_scale_setting(self) -> list[float] | None:
         setting = self.config.flextok.latent_scale
@@ -210,7 +220,9 @@ class FlexTokFamily:
     def init_state(self, initial) -> FlexTrainState:
         init_key, rng_key = jax.random.split(jax.random.key(self.config.seed, impl=PRNG_IMPL))
         params = dict(initial if initial is not None else init_flextok_params(self.flex_config, init_key))
-        if self.objective.readout_weight and "readout" not in params:
+        if self.fixed_readout is not None:
+            params.pop("readout", None)
+        elif self.objective.readout_weight and "readout" not in params:
             params["readout"] = init_readout(jax.random.fold_in(init_key, 1), self.flex_config.num_registers,
                                              len(self.flex_config.levels), self._latent_frame_shape())
         params = jax.tree_util.tree_map(lambda p: jnp.asarray(p, jnp.float32), params)
@@ -230,6 +242,8 @@ class FlexTokFamily:
         return self._scaled(jax.lax.stop_gradient(z.astype(jnp.float32)))
 
     def _loss(self, params, latents, key, tokens_of=None):
+        if self.fixed_readout is not None:
+            params = {**params, "readout": self.fixed_readout}
         return flow_matching_loss(self.encoder, self.decoder, self.fsq, params, latents, key, self.objective, tokens_of)
 
     def train_step(self, state: FlexTrainState, video, aux):

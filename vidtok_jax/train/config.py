@@ -175,6 +175,9 @@ class FlexTokSection:
     ``code_penalty``: weight of the mean square of the encoder's values before FSQ (0: none, as official).
     ``readout_weight``: weight of a linear read-out of the latents from the kept token codes, trained beside
     the model and dropped at export (0: none, as official; see ``vidtok_jax.flextok.objective``).
+    ``readout``: ``learned`` (that read-out is trained) or ``pca``: it is fixed to the decoder of the linear
+    code of the data.source=latents shards (``vidtok_jax.flextok.linear_code``), which trains the encoder
+    towards that code.
     """
 
     shape: Mapping[str, Any] = _empty()
@@ -185,6 +188,7 @@ class FlexTokSection:
     latent_scale: str | list[float] | None = None
     code_penalty: float = 0.0
     readout_weight: float = 0.0
+    readout: str = "learned"
     keep_all_fraction: float = 0.0
 
 
@@ -396,6 +400,11 @@ def _check_family_and_model(raw: dict, model: ModelConfig) -> None:
         for key in ("code_penalty", "readout_weight"):
             weight = _typed(raw, "flextok", key, float)
             require(math.isfinite(weight) and weight >= 0, f"flextok.{key} must be a finite number >= 0, got {weight}")
+        readout = raw["flextok"]["readout"]
+        require(readout in ("learned", "pca"), f"flextok.readout must be learned or pca, got {readout!r}")
+        require(readout == "learned" or (raw["flextok"]["readout_weight"] > 0 and raw["data"]["source"] == "latents"),
+                 "flextok.readout: pca fits the linear code to the data.source=latents shards and needs "
+                 "flextok.readout_weight > 0")
         fraction = _typed(raw, "flextok", "keep_all_fraction", float)
         require(0 <= fraction <= 1, f"flextok.keep_all_fraction must be a number in [0, 1], got {fraction}")
         scale = raw["flextok"]["latent_scale"]

@@ -1,0 +1,90 @@
+"""A linear code of VidTok latent frames in a VideoFlexTok's token budget: principal components on FSQ levels.
+
+R tokens of ``len(levels)`` FSQ values are ``R * len(levels)`` scalars per latent frame. The linear code
+puts principal component ``j`` of the latent frames (largest variance first) into FSQ value ``j``
+(token ``j // len(levels)``, value ``j % len(levels)``), rounded to that value's levels over a span
+fitted to the training components: the first k tokens are the first ``k * len(levels)`` components,
+coarse to fine with no learning at all. ``benchmarks/flextok_linear_code.py`` measures it against a
+trained model; ``flextok.readout: pca`` trains the model's encoder towards it (its read-out of the
+latents from the kept codes is then this code's fixed decoder instead of a learned one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+SPANS = np.arange(1.0, 3.01, 0.1)  # candidate half-widths of a value's range, in standard deviations
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearCode:
+    """Principal components ``basis`` ``[D, n]`` (columns, largest first), their standard deviations ``std``
+    ``[n]``, the mean frame ``mean`` ``[D]``, and per component the FSQ level count and fitted span."""
+
+    mean: np.ndarray
+    basis: np.ndarray
+    std: np.ndarray
+    levels: np.ndarray
+    spans: np.ndarray
+
+    def components(self, frames: np.ndarray) -> np.ndarray:
+        """Latent frames ``[N, D]`` as components in standard deviations ``[N, n]``."""
+        return (frames - self.mean) @ self.basis / self.std
+
+    def frames(self, components: np.ndarray) -> np.ndarray:
+        """The latent frames ``[N, D]`` of the first ``components.shape[1]`` components (the rest at zero)."""
+        n = components.shape[1]
+        return components * self.std[:n] @ self.basis[:, :n].T + self.mean
+
+    def rounded(self, components: np.ndarray) -> np.ndarray:
+        """Each component rounded to its FSQ value's levels over its span (what the code keeps)."""
+        n = components.shape[1]
+        return np.stack([uniform_levels(components[:, j], int(self.levels[j]), float(self.spans[j]))
+                         for j in range(n)], axis=1)
+
+    def readout(self) -> dict[str, np.ndarray]:
+        """The linear read-out ``codes @ kernel + bias`` of latent frames from FSQ codes (``FSQ.quantize``: level
+        ``i`` of ``L`` is the code ``(i - L // 2) / (L // 2)``) that puts level ``i`` at this code's point ``i``."""
+        step = 2 * self.spans / (self.levels - 1)  # one level, in standard deviations
+        half = self.levels // 2
+        first_point = (half - (self.levels - 1) / 2) * step  # FSQ's level 0 is -half steps; the code's is -span
+        kernel = (self.basis * (self.std * step * half)).T
+        bias = self.mean + self.basis @ (self.std * first_point)
+        return {"kernel": kernel.astype(np.float32), "bias": bias.astype(np.float32)}
+
+
+def uniform_levels(values: np.ndarray, levels: int, span: float) -> np.ndarray:
+    """``values`` rounded to ``levels`` evenly spaced points over ``[-span, span]`` (clipped)."""
+    step = 2 * span / (levels - 1)
+    return np.clip(np.round((values + span) / step), 0, levels - 1) * step - span
+
+
+def fit_linear_code(frames: np.ndarray, levels, registers: int) -> LinearCode:
+    """The linear code of latent frames ``[N, D]`` (rows) for ``registers`` tokens of FSQ ``levels``."""
+    frames = np.asarray(frames, np.float64)
+    count = registers * len(levels)
+    if count > frames.shape[1] or len(frames) < 2:
+        raise ValueError(f"a linear code of {count} components needs latent frames of at least that many values "
+                         f"and two or more frames, got {frames.shape}")
+    mean = frames.mean(axis=0)
+    variances, vectors = np.linalg.eigh(np.cov((frames - mean).T))
+    order = np.argsort(variances)[::-1][:count]
+    basis, std = vectors[:, order], np.sqrt(np.maximum(variances[order], 1e-12))
+    per_component = np.tile(np.asarray(levels, np.int64), registers)
+    components = (frames - mean) @ basis / std
+    spans = np.empty(count)
+    for level_count in np.unique(per_component):
+        columns = components[:, per_component == level_count]
+        errors = [np.mean(np.square(uniform_levels(columns, int(level_count), s) - columns)) for s in SPANS]
+        spans[per_component == level_count] = SPANS[int(np.argmin(errors))]
+    return LinearCode(mean=mean, basis=basis, std=std, levels=per_component, spans=spans)
+
+
+def latent_frame_crops(latents: list[np.ndarray], height: int, width: int) -> np.ndarray:
+    """Every non-overlapping ``height x width`` crop of every latent frame ``[t, h, w, C]``, as rows ``[N, height*width*C]``."""
+    rows = [z[:, y:y + height, x:x + width].reshape(z.shape[0], -1)
+            for z in latents for y in range(0, z.shape[1] - height + 1, height)
+            for x in range(0, z.shape[2] - width + 1, width)]
+    return np.concatenate(rows)
