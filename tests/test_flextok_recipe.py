@@ -217,9 +217,7 @@ def test_the_linear_code_orders_principal_components_and_its_readout_decodes_the
     components = code.components(frames[:64])
     rounded = code.rounded(components)
     fsq = FSQ(RegularizerConfig(kind="fsq", levels=levels))
-    step = 2 * code.spans / (code.levels - 1)
-    level_index = np.round(rounded / step + (code.levels - 1) / 2)
-    codes = (level_index - code.levels // 2) / (code.levels // 2)  # FSQ's codes of those levels
+    codes = rounded / code.spans  # FSQ's codes of those levels: (i - L // 2) / (L // 2)
     assert np.allclose(np.asarray(fsq.indices_to_codes(fsq.codes_to_indices(jnp.asarray(codes.reshape(64, 6, 2))))),
                        codes.reshape(64, 6, 2))
     readout = {name: jnp.asarray(value) for name, value in code.readout().items()}

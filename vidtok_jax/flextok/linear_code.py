@@ -45,20 +45,19 @@ class LinearCode:
                          for j in range(n)], axis=1)
 
     def readout(self) -> dict[str, np.ndarray]:
-        """The linear read-out ``codes @ kernel + bias`` of latent frames from FSQ codes (``FSQ.quantize``: level
-        ``i`` of ``L`` is the code ``(i - L // 2) / (L // 2)``) that puts level ``i`` at this code's point ``i``."""
-        step = 2 * self.spans / (self.levels - 1)  # one level, in standard deviations
-        half = self.levels // 2
-        first_point = (half - (self.levels - 1) / 2) * step  # FSQ's level 0 is -half steps; the code's is -span
-        kernel = (self.basis * (self.std * step * half)).T
-        bias = self.mean + self.basis @ (self.std * first_point)
-        return {"kernel": kernel.astype(np.float32), "bias": bias.astype(np.float32)}
+        """The linear read-out ``codes @ kernel + bias`` of latent frames from FSQ codes in [-1, 1]: FSQ's code of
+        level ``i`` of ``L`` is ``(i - L // 2) / (L // 2)``, this code's point ``(i - L // 2) * span / (L // 2)``, and
+        a zero code (a token nested dropout removed) is the component's mean."""
+        kernel = (self.basis * (self.std * self.spans)).T
+        return {"kernel": kernel.astype(np.float32), "bias": self.mean.astype(np.float32)}
 
 
 def uniform_levels(values: np.ndarray, levels: int, span: float) -> np.ndarray:
-    """``values`` rounded to ``levels`` evenly spaced points over ``[-span, span]`` (clipped)."""
-    step = 2 * span / (levels - 1)
-    return np.clip(np.round((values + span) / step), 0, levels - 1) * step - span
+    """``values`` rounded to the points of FSQ's ``levels`` levels, ``(i - levels // 2) * span / (levels // 2)`` for
+    ``i`` in ``0..levels-1`` (from ``-span`` to ``span``, or to one step under it for an even count; clipped)."""
+    half = levels // 2
+    step = span / half
+    return (np.clip(np.round(values / step) + half, 0, levels - 1) - half) * step
 
 
 def fit_linear_code(frames: np.ndarray, levels, registers: int) -> LinearCode:
