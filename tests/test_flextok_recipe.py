@@ -17,7 +17,7 @@ import vidtok_jax as vt
 from vidtok_jax.flextok.config import flextok_config_from_dict
 from vidtok_jax.flextok.model import init_flextok_params
 from vidtok_jax.flextok.linear_code import fit_linear_code, latent_frame_crops
-from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss, readout_error
+from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss, init_readout, readout_error
 from vidtok_jax.flextok.presets import flextok_hydra_config
 from vidtok_jax.flextok.training import with_decoder_depth, latent_channel_scale, with_identity_blocks
 from vidtok_jax.train.config import load_train_config
@@ -166,7 +166,6 @@ def test_code_norm_gives_every_token_values_of_rms_one():
 
 
 def test_the_readout_sees_only_the_kept_codes_and_is_exact_for_a_linear_truth():
-    from vidtok_jax.flextok.objective import init_readout, readout_error
 
     readout = init_readout(jax.random.key(0), 4, 6, (2, 2, 3))
     codes = jax.random.uniform(jax.random.key(1), (2, 3, 4, 6), minval=-1, maxval=1)

@@ -72,13 +72,14 @@ def fit_linear_code(frames: np.ndarray, levels, registers: int) -> LinearCode:
     order = np.argsort(variances)[::-1][:count]
     basis, std = vectors[:, order], np.sqrt(np.maximum(variances[order], 1e-12))
     per_component = np.tile(np.asarray(levels, np.int64), registers)
-    components = (frames - mean) @ basis / std
+    code = LinearCode(mean=mean, basis=basis, std=std, levels=per_component, spans=np.ones(count))
+    components = code.components(frames)
     spans = np.empty(count)
     for level_count in np.unique(per_component):
         columns = components[:, per_component == level_count]
         errors = [np.mean(np.square(uniform_levels(columns, int(level_count), s) - columns)) for s in SPANS]
         spans[per_component == level_count] = SPANS[int(np.argmin(errors))]
-    return LinearCode(mean=mean, basis=basis, std=std, levels=per_component, spans=spans)
+    return dataclasses.replace(code, spans=spans)
 
 
 def latent_frame_crops(latents: list[np.ndarray], height: int, width: int) -> np.ndarray:
