@@ -1,7 +1,8 @@
 """What makes a small VideoFlexTok read its tokens, each part checked for what it computes: noise levels drawn
 nearer pure noise (`flextok.sigma_location`), VidTok latents divided by their per-channel standard deviation
-(`latent_scale`, kept in the model's config and applied by the public API), and a model over the bundled VidTok
-that exports, names that VidTok and its clip size, and loads back."""
+(`latent_scale`, kept in the model's config and applied by the public API), the linear code and the model
+extension that starts from it (`linear_code`), and a model over the bundled VidTok that exports, names that
+VidTok and its clip size, and loads back."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ import pytest
 import vidtok_jax as vt
 from vidtok_jax.flextok.config import flextok_config_from_dict
 from vidtok_jax.flextok.model import init_flextok_params
-from vidtok_jax.flextok.linear_code import fit_linear_code, latent_frame_crops
+from vidtok_jax.flextok.linear_code import fit_linear_code, latent_frame_crops, linear_code_maps
 from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss, init_readout, readout_error
 from vidtok_jax.flextok.presets import flextok_hydra_config
 from vidtok_jax.flextok.training import with_decoder_depth, latent_channel_scale, with_identity_blocks
 from vidtok_jax.train.config import load_train_config
 from vidtok_jax.vidtok.config import RegularizerConfig
 from vidtok_jax.vidtok.quantizers import FSQ
-from tests.helpers import SMALL, latents, perturbed, small
+from tests.helpers import R, SMALL, latents, perturbed, small
 
 SCALE = [0.5 + 0.25 * i for i in range(16)]
 
@@ -105,6 +106,8 @@ def test_a_bad_latent_scale_in_a_file_is_refused(bad):
                                               ("flextok.keep_all_fraction=1.5", "keep_all_fraction"),
                                               ("flextok.readout=linear", "readout must be learned or pca"),
                                               ("flextok.readout=pca", "readout: pca fits the linear code"),
+                                              ("flextok.linear_code=true", "linear_code fits the linear code"),
+                                              ("flextok.linear_code=1", "linear_code' must be bool"),
                                               ("data.data_dir=[a, b]", "a list of folders is for data.source=latents")])
 def test_bad_recipe_settings_are_refused(setting, message):
     with pytest.raises(vt.ConfigError, match=message):
@@ -205,10 +208,7 @@ def test_growing_the_decoder_needs_a_videoflextok_checkpoint():
 def test_the_linear_code_orders_principal_components_and_its_readout_decodes_the_fsq_codes():
     """Component j in FSQ value j (token j // 6): the read-out the training loss uses decodes the code's FSQ codes to
     exactly the code's own reconstruction, and keeping more tokens reconstructs better."""
-    rng = np.random.default_rng(0)
-    latents = [np.einsum("tk,khwc->thwc", rng.normal(size=(9, 40)) * np.geomspace(4, 0.05, 40),
-                         rng.normal(size=(40, 4, 4, 3))) for _ in range(40)]
-    frames = latent_frame_crops(latents, 2, 2)  # 4 crops of 2x2x3 per latent frame
+    frames = latent_frame_crops(low_rank_latents(), 2, 2)  # 4 crops of 2x2x3 per latent frame
     assert frames.shape == (40 * 9 * 4, 12)
     levels, registers = (8, 5), 6
     code = fit_linear_code(frames, levels, registers)
@@ -227,3 +227,71 @@ def test_the_linear_code_orders_principal_components_and_its_readout_decodes_the
     assert all(later < earlier for earlier, later in zip(errors, errors[1:]))
     with pytest.raises(ValueError, match="components"):
         fit_linear_code(frames, levels, 7)
+
+
+def low_rank_latents(seed: int = 0, count: int = 40, rank: int = 40) -> list[np.ndarray]:
+    """Latents ``[9, 4, 4, 3]`` of ``rank`` random patterns with geometrically falling weights."""
+    rng = np.random.default_rng(seed)
+    patterns = np.random.default_rng(99).normal(size=(rank, 4, 4, 3))
+    return [np.einsum("tk,khwc->thwc", rng.normal(size=(9, rank)) * np.geomspace(4, 0.05, rank), patterns)
+            for _ in range(count)]
+
+
+def test_the_linear_code_maps_tokenize_through_fsq_and_decode_coarse_to_fine():
+    """The encoder map, FSQ itself and the decoder map reconstruct the frames about as well as the linear code on
+    FSQ's uniform grid, better with every kept token."""
+    frames = latent_frame_crops(low_rank_latents(), 2, 2)
+    levels, registers = (8, 5), 6
+    maps = linear_code_maps(frames, levels, registers)
+    assert maps["encoder"]["kernel"].shape == (12, 12) and maps["decoder"]["kernel"].shape == (12, 12)
+    fsq = FSQ(RegularizerConfig(kind="fsq", levels=levels))
+    values = frames @ maps["encoder"]["kernel"] + maps["encoder"]["bias"]
+    codes = np.asarray(fsq.quantize(jnp.asarray(values.reshape(-1, registers, 2), jnp.float32))).reshape(len(frames), -1)
+    variance = np.mean(np.var(frames, axis=0))
+    errors = [np.mean(np.square(np.where(np.arange(12) < 2 * k, codes, 0.0) @ maps["decoder"]["kernel"]
+                                + maps["decoder"]["bias"] - frames)) / variance for k in range(1, registers + 1)]
+    assert all(later < earlier for earlier, later in zip(errors, errors[1:]))
+    code = fit_linear_code(frames, levels, registers)
+    uniform = np.mean(np.square(code.frames(code.rounded(code.components(frames))) - frames)) / variance
+    assert errors[-1] < 0.1 and errors[-1] < 1.3 * uniform, (errors[-1], uniform)
+
+
+def linear_code_model(seed: int = 0) -> vt.VideoFlexTok:
+    """A small model with the linear code extension over 8x8 latent frames, every parameter off its init except
+    the two heads (zero): the encoder's values are then its linear map's alone, the decoder's clean latents its
+    read-out's alone."""
+    flex = small(seed, linear_code=(8, 8))
+    zeroed = {part: {name: (jax.tree_util.tree_map(jnp.zeros_like, tree) if name.endswith(".proj") and "to_" in name
+                            else tree) for name, tree in flex.params[part].items()} for part in ("encoder", "decoder")}
+    return vt.VideoFlexTok(flex.config, zeroed)
+
+
+def test_a_linear_code_model_tokenizes_with_its_map_and_decodes_its_read_out():
+    flex = linear_code_model()
+    z = latents((2, 3, 8, 8, 16))
+    encoder = flex.params["encoder"]["module_dict.enc_to_latents.linear_code"]
+    values = np.asarray(z).reshape(2, 3, -1) @ np.asarray(encoder["kernel"]) + np.asarray(encoder["bias"])
+    np.testing.assert_allclose(np.asarray(flex.encode_latents(z)), values.reshape(2, 3, R, 6), atol=1e-4, rtol=1e-5)
+
+    ids = flex.tokenize_latents(z)
+    decoder = flex.params["decoder"]["module_dict.dec_to_patches.linear_code"]
+    for keep in (1, 3, R):
+        kept = np.where(np.arange(R)[None, None, :, None] < keep, np.asarray(flex.codes(ids)), 0.0)
+        read_out = (kept.reshape(2, 3, -1) @ np.asarray(decoder["kernel"]) + np.asarray(decoder["bias"])).reshape(z.shape)
+        noisy = latents(z.shape, seed=5)
+        np.testing.assert_allclose(np.asarray(flex.velocity(ids, noisy, 0.5, keep=keep)), (np.asarray(noisy) - read_out) / 0.5,
+                                   atol=1e-4, rtol=1e-4)
+        one_step = flex.detokenize_latents(ids, noise=noisy, steps=1, keep=keep)
+        np.testing.assert_allclose(np.asarray(one_step), read_out, atol=1e-4, rtol=1e-4)
+    null = np.asarray(flex.velocity(ids, z, 1.0, null=True))
+    np.testing.assert_allclose(null, np.asarray(z) - np.asarray(decoder["bias"]).reshape(8, 8, 16), atol=1e-4, rtol=1e-4)
+
+    with pytest.raises(vt.InputError, match="exactly 8x8"):
+        flex.encode_latents(latents((1, 3, 4, 4, 16)))
+    document = flextok_hydra_config(**SMALL, linear_code=(8, 8))
+    document["decoder"]["module_dict"]["dec_to_patches"]["linear_code"] = [4, 4]
+    with pytest.raises(vt.ConfigError, match="same linear_code"):
+        flextok_config_from_dict(document)
+    document["decoder"]["module_dict"]["dec_to_patches"]["linear_code"] = [4, 4, 1]
+    with pytest.raises(vt.ConfigError, match=r"latent frame size \[h, w\]"):
+        flextok_config_from_dict(document)

@@ -16,7 +16,7 @@ import pytest
 
 import vidtok_jax as vt
 from vidtok_jax.checkpoints.workdir import read_checkpoint
-from vidtok_jax.flextok.linear_code import fit_linear_code, latent_frame_crops
+from vidtok_jax.flextok.linear_code import fit_linear_code, latent_frame_crops, linear_code_maps
 from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss, sample_keep
 from vidtok_jax.flextok.training import FlexTokFamily
 from vidtok_jax.train.config import load_train_config
@@ -200,6 +200,18 @@ def test_latent_shards_give_the_latents_and_the_steps_of_the_on_the_fly_path(tmp
     assert "readout" not in pca_state.params  # fixed: nothing of it is trained or saved
     logs = jax.jit(linear.train_step)(pca_state, jnp.asarray(np.stack(stored)), linear.aux())[1]
     assert np.isfinite(float(logs["readout_loss"])) and float(logs["readout_loss"]) > 0
+    coded = FlexTokFamily(load_train_config("flex_tiny_cpu", [*sets, "data.source=latents", "flextok.linear_code=true",
+                                                              "optimizer.schedule=constant", "optimizer.warmup_steps=0"]))
+    maps = linear_code_maps(latent_frame_crops(stored, 8, 8), coded.flex_config.levels, coded.flex_config.num_registers)
+    coded_state = coded.init_state(None)
+    fixed = {"encoder": "module_dict.enc_to_latents.linear_code", "decoder": "module_dict.dec_to_patches.linear_code"}
+    for part, name in fixed.items():
+        np.testing.assert_allclose(np.asarray(coded_state.params[part][name]["kernel"]), maps[part]["kernel"], rtol=1e-6)
+    stepped = jax.jit(coded.train_step)(coded_state, jnp.asarray(np.stack(stored)), coded.aux())[0].params
+    for part, name in fixed.items():  # the maps stay as fitted; the rest of the model trains
+        assert_same_tree(stepped[part][name], coded_state.params[part][name], atol=0)
+    assert not np.allclose(stepped["encoder"]["module_dict.enc_to_latents.proj"]["kernel"],
+                           coded_state.params["encoder"]["module_dict.enc_to_latents.proj"]["kernel"])
     with pytest.raises(vt.ConfigError, match="name an encode-dir folder"):
         read_latent_shards([])
 

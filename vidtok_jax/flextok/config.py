@@ -29,6 +29,11 @@ LATENT_SCALE_KEY = "latent_scale"
 # `code_norm` on the encoder's head (this port's extension): its outputs are divided by their RMS over the
 # code dims of each token, so the values FSQ bounds can neither shrink to one code nor saturate.
 CODE_NORM_KEY = "code_norm"
+# `linear_code: [h, w]` on both heads (this port's extension, for models of one latent frame size h x w): the
+# encoder adds a linear map of each whole latent frame to its register values before FSQ, and the decoder
+# predicts the clean latents as a linear read-out of the kept codes plus its head's output (its velocity
+# follows from that prediction); `flextok/linear_code.py` initialises both maps to a linear code of the data.
+LINEAR_CODE_KEY = "linear_code"
 
 # Official constructor arguments of every module this port reads (keys other than `_target_`).
 _ARGS = {
@@ -58,10 +63,12 @@ _ARGS = {
         "packed_seq_read_key", "inner_seq_write_keys", "inner_packed_shapes_read_key", "outer_packed_shapes_read_key"},
     "model.postprocessors.heads.LinearHead": {
         "read_key", "write_key", "dim", "dim_out", "use_mup_readout", "weight_init_style", "norm_layer",
-        "dtype_override", "adaLN_emb_read_key", "adaLN_packing_fn_read_key", "adaLN_bias", "proj_bias", CODE_NORM_KEY},
+        "dtype_override", "adaLN_emb_read_key", "adaLN_packing_fn_read_key", "adaLN_bias", "proj_bias", CODE_NORM_KEY,
+        LINEAR_CODE_KEY},
     "model.postprocessors.heads.ToPatchesLinearHead": {
         "read_key", "write_key", "dim", "channels_out", "patch_sizes", "use_mup_readout", "weight_init_style",
-        "norm_layer", "dtype_override", "adaLN_emb_read_key", "adaLN_packing_fn_read_key", "adaLN_bias", "proj_bias"},
+        "norm_layer", "dtype_override", "adaLN_emb_read_key", "adaLN_packing_fn_read_key", "adaLN_bias", "proj_bias",
+        LINEAR_CODE_KEY},
     "model.preprocessors.linear.LinearLayer": {
         "read_key", "write_key", "dim_in", "dim", "weight_init_style", "dtype_override", "proj_bias"},
     "model.preprocessors.token_dropout.MaskedNestedDropout": {
@@ -150,6 +157,7 @@ class EncoderConfig:
     code_dim: int
     head_init: str = "zero"   # the head's weight_init_style: "zero" (official) or "xavier" (tokens vary from the start)
     code_norm: bool = False   # this port's extension: RMS-normalise each token's values before FSQ
+    linear_code: tuple[int, int] | None = None  # this port's extension: the latent frame size of the linear map
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +180,8 @@ class DecoderConfig:
     head_adaln: bool
     head_adaln_bias: bool
     head_bias: bool
+    linear_code: tuple[int, int] | None = None  # this port's extension: clean latents read linearly from the codes
+    code_registers: int = 0  # the encoder's registers per latent frame (the linear read-out's input, R x code_dim)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -373,7 +383,8 @@ def _encoder(spec: Mapping) -> EncoderConfig:
         trunk=_trunk(name("trunk"), steps["trunk"][1], packer, w("trunk"), w("packer"), adaln=False),
         head_name=name("head"), head_bias=bool(head.get("proj_bias", True)),
         code_dim=_whole(required_value(head, "dim_out", w("head")), w("head"), "dim_out"),
-        head_init=_head_init(head, w("head")), code_norm=_flag(head, CODE_NORM_KEY, w("head")))
+        head_init=_head_init(head, w("head")), code_norm=_flag(head, CODE_NORM_KEY, w("head")),
+        linear_code=_linear_code(head, w("head")))
 
 
 def _flag(spec: Mapping, key: str, where: str) -> bool:
@@ -381,6 +392,17 @@ def _flag(spec: Mapping, key: str, where: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{where}.{key} must be true or false, got {value!r}")
     return value
+
+
+def _linear_code(head: Mapping, where: str) -> tuple[int, int] | None:
+    """A head's `linear_code`: absent (None) or the latent frame size ``[h, w]`` of its linear map."""
+    value = head.get(LINEAR_CODE_KEY)
+    if value is None:
+        return None
+    size = _sizes(value, where, LINEAR_CODE_KEY)
+    if len(size) != 2:
+        raise ConfigError(f"{where}.{LINEAR_CODE_KEY} must be a latent frame size [h, w], got {value!r}")
+    return size
 
 
 def _head_init(head: Mapping, where: str) -> str:
@@ -445,7 +467,8 @@ def _decoder(spec: Mapping) -> DecoderConfig:
         max_timestep=_number(time.get("max_timestep", 1000.0), w("time"), "max_timestep", 1e-6, 1e9),
         trunk=_trunk(name("trunk"), steps["trunk"][1], packer, w("trunk"), w("packer"), adaln=True),
         head_name=name("head"), head_adaln=bool(head.get("adaLN_emb_read_key")),
-        head_adaln_bias=bool(head.get("adaLN_bias", True)), head_bias=bool(head.get("proj_bias", True)))
+        head_adaln_bias=bool(head.get("adaLN_bias", True)), head_bias=bool(head.get("proj_bias", True)),
+        linear_code=_linear_code(head, w("head")))
 
 
 def flextok_config_from_dict(doc: Any) -> FlexTokConfig:
@@ -490,6 +513,10 @@ def _config_from_dict(doc: Any) -> FlexTokConfig:
         raise ConfigError("encoder and decoder patch embedders must read the same number of latent channels")
     if encoder.num_registers > encoder.max_registers:
         raise ConfigError(f"encoder registers: n_eval {encoder.num_registers} > n_max {encoder.max_registers}")
+    if encoder.linear_code != decoder.linear_code:
+        raise ConfigError(f"the encoder's and the decoder's head must have the same {LINEAR_CODE_KEY} (the latent frame "
+                          f"size of the linear code), got {encoder.linear_code} and {decoder.linear_code}")
+    decoder = dataclasses.replace(decoder, code_registers=encoder.num_registers)
     _check_budget(encoder, decoder, levels)
     return FlexTokConfig(vidtok_id=VIDTOK_IDS[vidtok_id], encoder=encoder, decoder=decoder, levels=levels,
                          zero_noise=bool(pipeline.get("zero_noise", False)), noise_module=noise, raw=doc,
@@ -507,6 +534,9 @@ def _check_budget(encoder: EncoderConfig, decoder: DecoderConfig, levels: tuple[
     tables = {"encoder posemb": _posemb_size(encoder.posemb, encoder.trunk.dim),
               "decoder posemb": _posemb_size(decoder.posemb, decoder.trunk.dim),
               "encoder registers": encoder.max_registers * encoder.t_max * encoder.trunk.dim}
+    if encoder.linear_code:
+        tables["linear code"] = (2 * math.prod(encoder.linear_code) * encoder.patch.channels_in * encoder.num_registers
+                                 * len(levels))
     largest = max(tables, key=tables.get)
     if tables[largest] > MAX_PARAMETERS // 10 or total + sum(tables.values()) > MAX_PARAMETERS:
         raise ConfigError(f"this config implies {total + sum(tables.values()):.3g} parameters (largest table: "

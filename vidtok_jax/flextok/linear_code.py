@@ -7,15 +7,26 @@ fitted to the training components: the first k tokens are the first ``k * len(le
 coarse to fine with no learning at all. ``benchmarks/flextok_linear_code.py`` measures it against a
 trained model; ``flextok.readout: pca`` trains the model's encoder towards it (its read-out of the
 latents from the kept codes is then this code's fixed decoder instead of a learned one).
+
+``linear_code_maps`` gives the two linear maps of a model with the ``linear_code`` extension: the
+encoder's map from a latent frame to its register values before FSQ (component ``j`` times a gain,
+which FSQ's tanh bound and rounding turn into a code) and the decoder's read-out of the frame from
+those codes (per component the least-squares scale of its codes), so that a model initialised with
+them tokenizes and decodes with this code from its first step.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+import jax.numpy as jnp
 import numpy as np
 
+from vidtok_jax.vidtok.config import RegularizerConfig
+from vidtok_jax.vidtok.quantizers import FSQ
+
 SPANS = np.arange(1.0, 3.01, 0.1)  # candidate half-widths of a value's range, in standard deviations
+GAINS = np.arange(0.2, 1.01, 0.05)  # candidate gains from a component (in standard deviations) to FSQ's input
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,3 +99,29 @@ def latent_frame_crops(latents: list[np.ndarray], height: int, width: int) -> np
             for z in latents for y in range(0, z.shape[1] - height + 1, height)
             for x in range(0, z.shape[2] - width + 1, width)]
     return np.concatenate(rows)
+
+
+def linear_code_maps(frames: np.ndarray, levels, registers: int) -> dict[str, dict[str, np.ndarray]]:
+    """The ``linear_code`` maps of a model from its training latent frames ``[N, D]`` (rows, as the model reads
+    them): ``{"encoder": {"kernel" [D, R*d], "bias"}, "decoder": {"kernel" [R*d, D], "bias" [D]}}``. Each FSQ value
+    gets its component times the gain (one per level count) that decodes the training frames best."""
+    code = fit_linear_code(frames, levels, registers)
+    components = code.components(np.asarray(frames, np.float64))
+    fsq = FSQ(RegularizerConfig(kind="fsq", levels=tuple(int(n) for n in levels)))
+    errors, scales = [], []
+    for gain in GAINS:  # every value's codes at this gain, through FSQ itself, and their least-squares scales
+        values = (gain * components).reshape(len(components), registers, len(levels))
+        codes = np.asarray(fsq.quantize(jnp.asarray(values, jnp.float32)), np.float64).reshape(components.shape)
+        scale = np.sum(codes * components, axis=0) / np.maximum(np.sum(codes * codes, axis=0), 1e-12)
+        errors.append(np.mean(np.square(codes * scale - components), axis=0))
+        scales.append(scale)
+    errors, scales = np.asarray(errors), np.asarray(scales)
+    gains, chosen = np.empty(len(code.levels)), np.empty(len(code.levels))
+    for level_count in np.unique(code.levels):
+        columns = code.levels == level_count
+        best = int(np.argmin(errors[:, columns].sum(axis=1)))
+        gains[columns], chosen[columns] = GAINS[best], scales[best, columns]
+    encoder = code.basis * (gains / code.std)
+    decoder = (code.basis * (chosen * code.std)).T
+    return {"encoder": {"kernel": encoder.astype(np.float32), "bias": (-code.mean @ encoder).astype(np.float32)},
+            "decoder": {"kernel": decoder.astype(np.float32), "bias": code.mean.astype(np.float32)}}

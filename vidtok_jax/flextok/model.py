@@ -299,6 +299,10 @@ class VideoFlexTok:
             raise InputError(f"expected VidTok latents [B, t, h, w, {c}], got shape {shape}{hint}")
         if frames is not None and shape[1] != frames:
             raise InputError(f"latents have {shape[1]} frames but the token ids have {frames}")
+        if cfg.encoder.linear_code is not None and shape[2:4] != cfg.encoder.linear_code:
+            h, w = cfg.encoder.linear_code
+            raise InputError(f"this model reads latent frames of exactly {h}x{w} (its linear code), got "
+                             f"{shape[2]}x{shape[3]}: give clips of the model's size (flex.video_size)")
         patch = cfg.encoder.patch.patch_sizes
         posemb = [min(e, d) for e, d in zip(cfg.encoder.posemb.max_sizes, cfg.decoder.posemb.max_sizes)]
         grid = [n // p for n, p in zip(shape[1:4], patch)]
@@ -321,7 +325,13 @@ class VideoFlexTok:
 
     def check_video_size(self, height: int, width: int) -> None:
         """Refuse frames larger than the position tables take, before any VidTok pass."""
-        top = self.max_video_size(self._require_vidtok().config.spatial_factor)
+        factor = self._require_vidtok().config.spatial_factor
+        if self.config.encoder.linear_code is not None and (height, width) != tuple(
+                n * factor for n in self.config.encoder.linear_code):
+            size = tuple(n * factor for n in self.config.encoder.linear_code)
+            raise InputError(f"this model takes frames of exactly {size[0]}x{size[1]} pixels, got {height}x{width}: "
+                             f"resize the video (flex-encode --size {size[0]})")
+        top = self.max_video_size(factor)
         if height > top[0] or width > top[1]:
             raise InputError(f"frames of {height}x{width} pixels are larger than this model takes (at most "
                              f"{top[0]}x{top[1]}): resize the video (flex-encode --size)")
@@ -423,7 +433,8 @@ def flextok_param_shapes(config: FlexTokConfig) -> dict:
 def init_flextok_params(config: FlexTokConfig, key: jax.Array) -> dict:
     """Freshly initialised encoder and decoder parameters."""
     e, d = config.encoder, config.decoder
-    latents = jnp.zeros((1, *e.patch.patch_sizes, e.patch.channels_in), jnp.float32)
+    frame = e.patch.patch_sizes[1:] if e.linear_code is None else e.linear_code
+    latents = jnp.zeros((1, e.patch.patch_sizes[0], *frame, e.patch.channels_in), jnp.float32)
     codes = jnp.zeros((1, 1, e.num_registers, e.code_dim), jnp.float32)
     k_enc, k_dec = jax.random.split(key)
     one = jnp.ones((1,), jnp.int32)

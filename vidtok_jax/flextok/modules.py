@@ -9,6 +9,11 @@
   every register by the learned null condition (the unconditional pass of guidance). The trunk is
   adaLN-zero modulated by the timestep embedding, one modulation for patches and one for registers.
 
+With the config's `linear_code` (this port's extension, see `config.LINEAR_CODE_KEY`) the encoder
+adds a linear map of each whole latent frame to its register values, and the decoder predicts the
+clean latents as a linear read-out of the kept codes (dropped, prefix and null registers read as
+zero) plus its head's output, returning the velocity of that prediction, `(noisy - clean) / t`.
+
 Parameter paths spell the official state-dict keys (`module_dict.<name>....`), so a released
 checkpoint maps onto them one to one. Norms (LayerNorm without affine, eps 1e-5) run in float32;
 the attention scale is the official 8 / head_dim.
@@ -24,11 +29,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vidtok_jax.flextok.config import DecoderConfig, EncoderConfig, PosembConfig, TrunkConfig
+from vidtok_jax.errors import InputError
+from vidtok_jax.flextok.config import LINEAR_CODE_KEY, DecoderConfig, EncoderConfig, PosembConfig, TrunkConfig
 from vidtok_jax.flextok.masks import attention_mask
 
 LN_EPS = 1e-5
 CODE_NORM_EPS = 1e-6
+MIN_FLOW_TIME = 0.05  # the velocity of a clean-latent prediction divides by t, at least this
 TIME_MAX_PERIOD = 256.0
 xavier = nn.initializers.xavier_uniform()
 small_normal = nn.initializers.truncated_normal(0.02)
@@ -190,6 +197,14 @@ def timestep_frequencies(size: int, max_timestep: float) -> np.ndarray:
             * np.exp(-math.log(TIME_MAX_PERIOD) * np.arange(half, dtype=np.float32) / half)).astype(np.float32)
 
 
+def check_frame_size(latents: jax.Array, size: tuple[int, int]) -> jax.Array:
+    """``latents`` ``[B, T, h, w, C]``, refused unless ``(h, w)`` is the linear code's latent frame size."""
+    if tuple(latents.shape[2:4]) != tuple(size):
+        raise InputError(f"this model's linear code reads latent frames of {size[0]}x{size[1]}, got "
+                         f"{latents.shape[2]}x{latents.shape[3]}: resize the video to the model's clip size")
+    return latents
+
+
 class FlexEncoder(nn.Module):
     """VidTok latents `[B, T, H, W, C]` -> register values `[B, T, R, code_dim]` (before FSQ)."""
 
@@ -214,6 +229,12 @@ class FlexEncoder(nn.Module):
         head = nn.Dense(cfg.code_dim, use_bias=cfg.head_bias, dtype=self.dtype, kernel_init=init,
                         name=official(cfg.head_name, "proj"))
         values = head(layer_norm(registers)).astype(jnp.float32)
+        if cfg.linear_code is not None:
+            frames = einops.rearrange(check_frame_size(latents, cfg.linear_code).astype(jnp.float32),
+                                      "b (t pt) h w c -> b t (pt h w c)", pt=cfg.patch.patch_sizes[0])
+            linear = nn.Dense(cfg.num_registers * cfg.code_dim, kernel_init=nn.initializers.zeros,
+                              name=official(cfg.head_name, LINEAR_CODE_KEY))(frames)
+            values = values + linear.reshape(values.shape)
         if cfg.code_norm:  # bounded: every token's values have RMS 1 over its code dims
             values = values * jax.lax.rsqrt(jnp.mean(jnp.square(values), axis=-1, keepdims=True) + CODE_NORM_EPS)
         return values
@@ -237,14 +258,34 @@ class FlexDecoder(nn.Module):
                         name=official(cfg.from_codes_name, "proj"))(codes.astype(self.dtype))
         if cfg.register_posemb is not None:
             regs = PositionalEmbedding(cfg.register_posemb, dim, name=official(cfg.register_posemb.name))(regs)
-        b, t, r, _ = regs.shape
         token = lambda name, leaf: self.param(official(name, leaf), small_normal, (dim,)).astype(regs.dtype)  # noqa: E731
-        dropped = ~keep[:, None, :] if keep.ndim == 2 else jnp.arange(r)[None, None, :] >= keep[:, None, None]
+        dropped, in_prefix = self.masks(codes.shape, keep, prefix)
         regs = jnp.where(dropped[..., None], token(cfg.nested_dropout_name, "dropout_mask_token"), regs)
         if cfg.prefix_masking_name is not None:
-            in_prefix = jnp.arange(t)[None, :, None] < prefix[:, None, None]
             regs = jnp.where(in_prefix[..., None], token(cfg.prefix_masking_name, "dropout_mask_token"), regs)
         return jnp.where(null[:, None, None, None], token(cfg.nullcond_name, "nullcond"), regs)
+
+    @staticmethod
+    def masks(shape, keep, prefix) -> tuple[jax.Array, jax.Array]:
+        """Which registers of codes of ``shape`` ``[B, T, r, d]`` nested dropout drops (``[B, 1, r]``) and which are
+        in the prefix frames (``[B, T, 1]``)."""
+        r, t = shape[2], shape[1]
+        dropped = ~keep[:, None, :] if keep.ndim == 2 else jnp.arange(r)[None, None, :] >= keep[:, None, None]
+        return dropped, jnp.arange(t)[None, :, None] < prefix[:, None, None]
+
+    def linear_read_out(self, codes, keep, prefix, null) -> jax.Array:
+        """The clean latents ``[B, T, h, w, C]`` read linearly from the kept codes (the others read as zero)."""
+        cfg = self.config
+        dropped, in_prefix = self.masks(codes.shape, keep, prefix)
+        kept = ~(dropped | in_prefix | null[:, None, None])
+        codes = jnp.where(kept[..., None], codes.astype(jnp.float32), 0.0)
+        codes = jnp.pad(codes, ((0, 0), (0, 0), (0, cfg.code_registers - codes.shape[2]), (0, 0)))
+        h, w = cfg.linear_code
+        c = cfg.patch.channels_in
+        pt = cfg.patch.patch_sizes[0]
+        frames = nn.Dense(pt * h * w * c, kernel_init=nn.initializers.zeros,
+                          name=official(cfg.head_name, LINEAR_CODE_KEY))(codes.reshape(*codes.shape[:2], -1))
+        return einops.rearrange(frames, "b t (pt h w c) -> b (t pt) h w c", pt=pt, h=h, w=w)
 
     def time_embedding(self, t: jax.Array) -> jax.Array:
         cfg, dim = self.config, self.config.trunk.dim
@@ -279,4 +320,9 @@ class FlexDecoder(nn.Module):
         out_dim = int(np.prod(cfg.patch.patch_sizes)) * cfg.patch.channels_in
         out = nn.Dense(out_dim, use_bias=cfg.head_bias, dtype=self.dtype, kernel_init=nn.initializers.zeros,
                        name=official(cfg.head_name, "proj"))(patches.reshape(b, tt, h, w, dim))
-        return unpatchify(out, cfg.patch.patch_sizes, cfg.patch.channels_in).astype(jnp.float32)
+        out = unpatchify(out, cfg.patch.patch_sizes, cfg.patch.channels_in).astype(jnp.float32)
+        if cfg.linear_code is None:
+            return out
+        clean = self.linear_read_out(codes, keep, prefix, null) + out
+        time = jnp.maximum(t.astype(jnp.float32), MIN_FLOW_TIME)[:, None, None, None, None]
+        return (check_frame_size(noisy, cfg.linear_code).astype(jnp.float32) - clean) / time

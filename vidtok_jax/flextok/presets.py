@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from vidtok_jax.flextok.config import LINEAR_CODE_KEY
+
 _M = "videoflextok.model."
 LEVELS = (8, 8, 8, 5, 5, 5)
 RELEASED_SHAPES = {
@@ -68,15 +70,18 @@ def flextok_hydra_config(*, enc_dim: int, enc_depth: int, dec_dim: int, dec_dept
                          register_posemb: bool = False, nullcond_dropout: float = 0.2,
                          keep_k_sampling: str = "pow2", token_head_init: str = "zero",
                          vidtok_id: str = "vidtok_kl_causal_488_16chn",
-                         latent_scale: list[float] | None = None, code_norm: bool = False) -> dict[str, Any]:
+                         latent_scale: list[float] | None = None, code_norm: bool = False,
+                         linear_code: tuple[int, int] | None = None) -> dict[str, Any]:
     """An official-layout VideoFlexTok config (the structure of the official code's Hydra tree).
 
     ``token_head_init`` initialises the encoder's head before FSQ: ``zero`` as the official configs
     (every token starts as the same code), or ``xavier`` (tokens differ between clips from step 0).
     ``vidtok_id`` names the VidTok stage (the official one, or the bundled ``vidtok_jax_default``);
     ``latent_scale`` (this port's extension) divides its latents per channel; ``code_norm`` (also this port's)
-    RMS-normalises each token's values before FSQ.
+    RMS-normalises each token's values before FSQ; ``linear_code`` (also this port's) is the latent frame size
+    ``(h, w)`` of the linear code maps on both heads (``config.LINEAR_CODE_KEY``).
     """
+    code_map = {} if linear_code is None else {LINEAR_CODE_KEY: [int(n) for n in linear_code]}
     c = latent_channels
     encoder = {
         "enc_channels_last": _channels("vae_latents", "vae_latents_channels_last", "channels_first_to_last"),
@@ -93,7 +98,7 @@ def flextok_hydra_config(*, enc_dim: int, enc_depth: int, dec_dim: int, dec_dept
         "enc_to_latents": {"_target_": _M + "postprocessors.heads.LinearHead", "read_key": "enc_registers",
                            "write_key": "enc_registers_latents", "dim": enc_dim, "dim_out": len(LEVELS),
                            "use_mup_readout": False, "weight_init_style": token_head_init,
-                           **({"code_norm": True} if code_norm else {})},
+                           **({"code_norm": True} if code_norm else {}), **code_map},
     }
     decoder = {"dec_from_latents": {"_target_": _M + "preprocessors.linear.LinearLayer", "read_key": "quants",
                                     "write_key": "dec_registers", "dim_in": len(LEVELS), "dim": dec_dim,
@@ -125,7 +130,7 @@ def flextok_hydra_config(*, enc_dim: int, enc_depth: int, dec_dim: int, dec_dept
         "dec_to_patches": {"_target_": _M + "postprocessors.heads.ToPatchesLinearHead", "read_key": "dec_patches",
                            "write_key": "vae_latents_reconst_channels_last", "dim": dec_dim, "channels_out": c,
                            "patch_sizes": list(patch), "use_mup_readout": False, "weight_init_style": "zero",
-                           "adaLN_emb_read_key": "dec_temb"},
+                           "adaLN_emb_read_key": "dec_temb", **code_map},
         "dec_channels_first": _channels("vae_latents_reconst_channels_last", "vae_latents_reconst", "channels_last_to_first"),
     })
     noise = {"_target_": "videoflextok.flow_matching.noise_modules.MinRFNoiseModule", "clean_images_read_key": "vae_latents",

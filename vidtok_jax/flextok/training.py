@@ -31,10 +31,10 @@ from vidtok_jax.checkpoints.workdir import read_checkpoint
 from vidtok_jax.data.latent_shards import latent_folders, read_latent_shards, read_shard_index
 from vidtok_jax.errors import ConfigError
 from vidtok_jax.flextok.checkpoint import FLEXTOK_DOCUMENT, HUB_WEIGHTS, read_flextok_file, split_state
-from vidtok_jax.flextok.config import VIDTOK_IDS, flextok_config_from_dict
-from vidtok_jax.flextok.linear_code import fit_linear_code, latent_frame_crops
+from vidtok_jax.flextok.config import LINEAR_CODE_KEY, VIDTOK_IDS, flextok_config_from_dict
+from vidtok_jax.flextok.linear_code import fit_linear_code, latent_frame_crops, linear_code_maps
 from vidtok_jax.flextok.model import flextok_param_shapes, init_flextok_params, sampler_for
-from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder
+from vidtok_jax.flextok.modules import FlexDecoder, FlexEncoder, official
 from vidtok_jax.flextok.objective import FlowObjective, flow_matching_loss, init_readout
 from vidtok_jax.flextok.presets import flextok_hydra_config
 from vidtok_jax.flextok.sampler import Guidance
@@ -66,7 +66,8 @@ def _is_workdir(source) -> bool:
     return Path(source).is_dir() and not (Path(source) / HUB_WEIGHTS).is_file()
 
 
-def _hydra_config(config: TrainConfig, latent_channels: int, vidtok_name: str, latent_scale) -> dict:
+def _hydra_config(config: TrainConfig, latent_channels: int, vidtok_name: str, latent_scale,
+                  frame_size: tuple[int, int]) -> dict:
     source = config.init.checkpoint
     if source is not None and config.flextok.latent_scale is not None:
         raise ConfigError("flextok.latent_scale is set by the model that init.checkpoint names: leave it null")
@@ -74,13 +75,16 @@ def _hydra_config(config: TrainConfig, latent_channels: int, vidtok_name: str, l
         document = read_checkpoint(source, None)[2][FLEXTOK_DOCUMENT] if _is_workdir(source) else read_flextok_file(source)[0]
         return with_decoder_depth(document, config.init.decoder_depth)
     shape = dict(config.flextok.shape)
-    allowed = set(inspect.signature(flextok_hydra_config).parameters) - {"latent_channels", "vidtok_id", "latent_scale"}
+    allowed = set(inspect.signature(flextok_hydra_config).parameters) - {"latent_channels", "vidtok_id", "latent_scale",
+                                                                         "linear_code"}
     unknown = sorted(set(shape) - allowed)
     if unknown or not shape:
         raise ConfigError(f"flextok.shape needs the VideoFlexTok's sizes ({', '.join(sorted(allowed))})"
                           + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
     if "patch" in shape:
         shape["patch"] = tuple(shape["patch"])
+    if config.flextok.linear_code:
+        shape["linear_code"] = frame_size
     vidtok_id = vidtok_name if vidtok_name in VIDTOK_IDS else "vidtok_kl_causal_488_16chn"
     try:
         return flextok_hydra_config(**shape, latent_channels=latent_channels, vidtok_id=vidtok_id,
@@ -122,6 +126,12 @@ def with_identity_blocks(loaded: dict, fresh: dict) -> dict:
     return traverse_util.unflatten_dict(grown)
 
 
+def _linear_code_labels(params) -> dict:
+    """``fixed`` for the linear code's maps (the ``linear_code`` extension), ``train`` for every other parameter."""
+    return traverse_util.path_aware_map(
+        lambda path, _: "fixed" if any(part.endswith(LINEAR_CODE_KEY) for part in path) else "train", params)
+
+
 def latent_channel_scale(latents: list[np.ndarray]) -> list[float]:
     """The standard deviation of each channel over every latent of an encode-dir folder (``latent_scale: auto``)."""
     channels = latents[0].shape[-1]
@@ -142,7 +152,8 @@ class FlexTokFamily:
         self.vidtok_source = {"config": str(name), "checkpoint": str(weights)}
         self.vidtok = load_tokenizer(name, weights, dtype=compute_dtype(config.model.dtype))
         self.reads_latents = config.data.source == "latents"
-        self.hydra = _hydra_config(config, self.vidtok.config.latent_channels, str(name), self._latent_scale_setting())
+        self.hydra = _hydra_config(config, self.vidtok.config.latent_channels, str(name), self._latent_scale_setting(),
+                                   self._latent_frame_shape()[:2])
         self.flex_config = cfg = flextok_config_from_dict(self.hydra)
         self.latent_scale = None if cfg.latent_scale is None else jnp.asarray(cfg.latent_scale, jnp.float32)
         if cfg.latent_channels != self.vidtok.config.latent_channels:
@@ -161,15 +172,30 @@ class FlexTokFamily:
         if section.keep_sampling is not None:
             self.objective = dataclasses.replace(self.objective, keep_sampling=section.keep_sampling)
         self.fixed_readout = self._linear_code_readout() if section.readout == "pca" else None
+        self.linear_code_maps = self._linear_code_maps() if section.linear_code else None
         self.optimizer = generator_optimizer(config)
+        if cfg.encoder.linear_code is not None:  # the linear code's maps stay as fitted
+            self.optimizer = optax.multi_transform({"train": self.optimizer, "fixed": optax.set_to_zero()},
+                                                   _linear_code_labels)
 
     def _linear_code_readout(self) -> dict[str, jax.Array]:
         """The read-out of ``flextok.readout: pca``: the decoder of the shards' linear code, as the model sees them."""
+        code = fit_linear_code(self._training_frames(), self.flex_config.levels, self.flex_config.num_registers)
+        return {name: jnp.asarray(value) for name, value in code.readout().items()}
+
+    def _training_frames(self) -> np.ndarray:
+        """Every latent frame of the data.source=latents shards, in crops of the model's latent frame size, as the model
+        reads them (divided by its latent scale): rows ``[N, h*w*C]``."""
         scale = 1.0 if self.latent_scale is None else np.asarray(self.latent_scale)
         height, width, _ = self._latent_frame_shape()
-        frames = latent_frame_crops([z / scale for z in read_latent_shards(self.config.data.data_dir)], height, width)
-        code = fit_linear_code(frames, self.flex_config.levels, self.flex_config.num_registers)
-        return {name: jnp.asarray(value) for name, value in code.readout().items()}
+        return latent_frame_crops([z / scale for z in read_latent_shards(self.config.data.data_dir)], height, width)
+
+    def _linear_code_maps(self) -> dict[str, dict]:
+        """The ``flextok.linear_code`` maps of the shards' latent frames, as parameters of the encoder and decoder."""
+        cfg = self.flex_config
+        maps = linear_code_maps(self._training_frames(), cfg.levels, cfg.num_registers)
+        return {part: {official(getattr(cfg, part).head_name, LINEAR_CODE_KEY): jax.tree_util.tree_map(jnp.asarray, maps[part])}
+                for part in ("encoder", "decoder")}
 
     def _latent_scale_setting(self) -> list[float] | None:
         setting = self.config.flextok.latent_scale
@@ -220,6 +246,8 @@ class FlexTokFamily:
     def init_state(self, initial) -> FlexTrainState:
         init_key, rng_key = jax.random.split(jax.random.key(self.config.seed, impl=PRNG_IMPL))
         params = dict(initial if initial is not None else init_flextok_params(self.flex_config, init_key))
+        if initial is None and self.linear_code_maps is not None:
+            params = {part: {**tree, **self.linear_code_maps.get(part, {})} for part, tree in params.items()}
         if self.fixed_readout is not None:
             params.pop("readout", None)
         elif self.objective.readout_weight and "readout" not in params:
@@ -296,8 +324,15 @@ class FlexTokFamily:
         cfg = self.flex_config
         return (f"VideoFlexTok ({cfg.num_registers} tokens per latent frame, encoder d{cfg.encoder.trunk.depth}x"
                 f"{cfg.encoder.trunk.dim}, decoder d{cfg.decoder.trunk.depth}x{cfg.decoder.trunk.dim}): "
-                f"{tree_size(state.params)} trained parameters over the frozen VidTok {self.vidtok.config.name} "
+                f"{tree_size(state.params)} parameters{self._fixed_note(state.params)} over the frozen VidTok "
+                f"{self.vidtok.config.name} "
                 f"({tree_size(self.vidtok.params)} parameters)")
+
+    @staticmethod
+    def _fixed_note(params) -> str:
+        labels = jax.tree_util.tree_leaves(_linear_code_labels(params))
+        fixed = sum(int(np.size(leaf)) for leaf, label in zip(jax.tree_util.tree_leaves(params), labels) if label == "fixed")
+        return f" ({fixed} of them the fixed linear code)" if fixed else ""
 
     def config_document(self) -> dict:
         return {"train": self.config.to_dict(), FLEXTOK_DOCUMENT: self.hydra, "vidtok": self.vidtok_source}

@@ -178,6 +178,10 @@ class FlexTokSection:
     ``readout``: ``learned`` (that read-out is trained) or ``pca``: it is fixed to the decoder of the linear
     code of the data.source=latents shards (``vidtok_jax.flextok.linear_code``), which trains the encoder
     towards that code.
+    ``linear_code``: a fresh model gets the ``linear_code`` extension (its encoder maps each latent frame
+    linearly into its register values, its decoder predicts clean latents as a linear read-out of the kept
+    codes plus a learned correction; ``vidtok_jax.flextok.modules``), both maps initialised to the linear
+    code of the data.source=latents shards and held fixed; the transformers learn what the code misses.
     """
 
     shape: Mapping[str, Any] = _empty()
@@ -190,6 +194,7 @@ class FlexTokSection:
     readout_weight: float = 0.0
     readout: str = "learned"
     keep_all_fraction: float = 0.0
+    linear_code: bool = False
 
 
 def _yaml_key(field: dataclasses.Field) -> str:
@@ -405,6 +410,11 @@ def _check_family_and_model(raw: dict, model: ModelConfig) -> None:
         require(readout == "learned" or (raw["flextok"]["readout_weight"] > 0 and raw["data"]["source"] == "latents"),
                  "flextok.readout: pca fits the linear code to the data.source=latents shards and needs "
                  "flextok.readout_weight > 0")
+        if _typed(raw, "flextok", "linear_code", bool):
+            require(raw["data"]["source"] == "latents" and raw["init"]["checkpoint"] is None
+                    and not raw["flextok"]["shape"].get("code_norm"),
+                    "flextok.linear_code fits the linear code to the data.source=latents shards for a fresh model "
+                    "(init.checkpoint null) whose codes are not RMS-normalised (flextok.shape.code_norm false)")
         fraction = _typed(raw, "flextok", "keep_all_fraction", float)
         require(0 <= fraction <= 1, f"flextok.keep_all_fraction must be a number in [0, 1], got {fraction}")
         scale = raw["flextok"]["latent_scale"]
