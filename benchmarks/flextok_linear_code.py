@@ -6,8 +6,9 @@
 R tokens of len(levels) FSQ values each are R * len(levels) scalars per latent frame (32 * 6 = 192 for
 the bundled model, 512 bits). This script asks what those scalars can hold with no learning at all:
 the principal components of the training latent frames (``--data``: encode-dir folders of the
-model's VidTok; latent frames cut into crops of the model's latent size, divided by the model's
-latent scale) and, on the held-out windows of ``benchmarks/flextok_study.py``, per power of two k:
+model's VidTok; latent frames cut into crops of the model's latent size, as they are: the space the
+``linear_code`` extension fits its code in) and, on the held-out windows of
+``benchmarks/flextok_study.py``, per power of two k:
 
 - the first 6k principal components, exact (no quantization);
 - a linear FSQ code: component ``j`` rounded to the levels of FSQ value ``j`` (token ``j // 6``),
@@ -50,19 +51,18 @@ def main() -> None:
     size = flex.video_size
     factor = flex.vidtok.config.spatial_factor
     latent_size = (size[0] // factor, size[1] // factor)
-    scale = np.ones(flex.config.latent_channels) if flex.latent_scale is None else np.asarray(flex.latent_scale)
     r, per_token = flex.num_registers, len(flex.config.levels)
 
-    train = latent_frame_crops([z / scale for z in read_latent_shards(args.data)], *latent_size)
+    train = latent_frame_crops(read_latent_shards(args.data), *latent_size)
     code = fit_linear_code(train, flex.config.levels, r)
 
     windows = held_out_windows(size[0], args.example)
     videos = jnp.asarray(np.stack(list(windows.values())))
     latents = flex.vidtok.encode(videos)
-    components = code.components((np.asarray(latents) / scale).reshape(-1, train.shape[1]))
+    components = code.components(np.asarray(latents).reshape(-1, train.shape[1]))
 
-    def score(scaled_frames: np.ndarray) -> float:
-        z = jnp.asarray(scaled_frames.reshape(latents.shape) * scale, jnp.float32)
+    def score(frames: np.ndarray) -> float:
+        z = jnp.asarray(frames.reshape(latents.shape), jnp.float32)
         return float(jnp.mean(psnr(jnp.clip(flex.vidtok.decode(z, num_frames=FRAMES), -1, 1), videos)))
 
     ids = flex.tokenize_latents(latents)

@@ -15,8 +15,9 @@ not need it still run):
   an export of the EMA weights in float16 to ``OUT/models/vidtok.safetensors``;
 - ``flex_data``: ``motion_data`` clips (64x64; the held-out set from another seed) encoded to latents
   with the new VidTok by ``vidtok-jax encode-dir``, as the bundled VideoFlexTok's recipe does;
-- ``flex_train``: the ``flex_bundled`` recipe with a decoder of 8 blocks over the new VidTok, until the
-  budget ends, then an export of its EMA as a Hub folder ``OUT/models/videoflextok`` (one sampler step).
+- ``flex_train``: the ``flex_linear_code`` recipe (the bundled VideoFlexTok's) with a decoder of 8 blocks over
+  the new VidTok, until the budget ends, then an export of its EMA as a Hub folder ``OUT/models/videoflextok``
+  (one sampler step).
 
 Writes ``OUT/gpu_train.json`` (each part: seconds, exit status, steps reached, the last logged losses and
 evaluation) and ``OUT/gpu_train.md``; the exit status is 1 when a part failed. ``--smoke`` runs the same
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         python("-m", "vidtok_jax", "encode-dir", str(data / "flex"), str(data / "flex_latents"), *model,
                "--size", "32")], needs=("vidtok_train",))
     agenda.part("flex_train", [
-        python("-m", "vidtok_jax.train", "--config", "flex_bundled", "--workdir", str(runs / "flex"),
+        python("-m", "vidtok_jax.train", "--config", "flex_linear_code", "--workdir", str(runs / "flex"),
                *settings([f"model.config={vidtok.with_suffix('.yaml')}", f"flextok.vidtok_checkpoint={vidtok}",
                           f"data.data_dir={data / 'flex_latents'}", f"eval.data_dir={data / 'flex_eval'}",
                           *plan["flex"]])),

@@ -18,9 +18,9 @@ from vidtok_jax.metrics import psnr
 
 pytestmark = pytest.mark.integration  # the bundled VideoFlexTok end to end on real clips
 
-# Floors 1-3 dB under what the bundled model measures here (k = 1: 13.7 dB, k = R: 18.0 dB, from the camera pan's
-# tokens: 10.4 dB; docs/videoflextok.md has the held-out study).
-K_GAIN_FLOOR_DB = 3.0  # PSNR at k = R over k = 1 on the demo clip
+# Floors about 1 and 6 dB under what the bundled model measures here (the demo clip: k = 1 16.2 dB, k = R 21.4 dB,
+# from the camera pan's tokens 10.1 dB; docs/videoflextok.md has the held-out study).
+K_GAIN_FLOOR_DB = 4.0  # PSNR at k = R over k = 1 on the demo clip
 OWN_OVER_OTHER_FLOOR_DB = 5.0  # the demo clip from its own tokens over from another clip's (k = R)
 
 

@@ -255,6 +255,13 @@ def test_the_linear_code_maps_tokenize_through_fsq_and_decode_coarse_to_fine():
     uniform = np.mean(np.square(code.frames(code.rounded(code.components(frames))) - frames)) / variance
     assert errors[-1] < 0.1 and errors[-1] < 1.3 * uniform, (errors[-1], uniform)
 
+    scale = np.linspace(0.5, 2.0, 12)  # maps in a model's space (latents divided by its scale) compute the same
+    scaled = linear_code_maps(frames, levels, registers, scale)
+    np.testing.assert_allclose((frames / scale) @ scaled["encoder"]["kernel"] + scaled["encoder"]["bias"], values,
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose((codes @ scaled["decoder"]["kernel"] + scaled["decoder"]["bias"]) * scale,
+                               codes @ maps["decoder"]["kernel"] + maps["decoder"]["bias"], rtol=1e-4, atol=1e-4)
+
 
 def linear_code_model(seed: int = 0) -> vt.VideoFlexTok:
     """A small model with the linear code extension over 8x8 latent frames, every parameter off its init except

@@ -101,10 +101,13 @@ def latent_frame_crops(latents: list[np.ndarray], height: int, width: int) -> np
     return np.concatenate(rows)
 
 
-def linear_code_maps(frames: np.ndarray, levels, registers: int) -> dict[str, dict[str, np.ndarray]]:
-    """The ``linear_code`` maps of a model from its training latent frames ``[N, D]`` (rows, as the model reads
-    them): ``{"encoder": {"kernel" [D, R*d], "bias"}, "decoder": {"kernel" [R*d, D], "bias" [D]}}``. Each FSQ value
-    gets its component times the gain (one per level count) that decodes the training frames best."""
+def linear_code_maps(frames: np.ndarray, levels, registers: int, scale: np.ndarray | None = None
+                     ) -> dict[str, dict[str, np.ndarray]]:
+    """The ``linear_code`` maps of a model from its training latent frames ``[N, D]`` (rows of VidTok latents as
+    they are): ``{"encoder": {"kernel" [D, R*d], "bias"}, "decoder": {"kernel" [R*d, D], "bias" [D]}}``. Each FSQ
+    value gets its component times the gain (one per level count) that decodes the training frames best. The code
+    is fitted on the latents as they are; with the model's ``scale`` per value ``[D]`` (its latent scale, tiled
+    over the frame) the maps read and write the model's space (the latents divided by it)."""
     code = fit_linear_code(frames, levels, registers)
     components = code.components(np.asarray(frames, np.float64))
     fsq = FSQ(RegularizerConfig(kind="fsq", levels=tuple(int(n) for n in levels)))
@@ -112,16 +115,18 @@ def linear_code_maps(frames: np.ndarray, levels, registers: int) -> dict[str, di
     for gain in GAINS:  # every value's codes at this gain, through FSQ itself, and their least-squares scales
         values = (gain * components).reshape(len(components), registers, len(levels))
         codes = np.asarray(fsq.quantize(jnp.asarray(values, jnp.float32)), np.float64).reshape(components.shape)
-        scale = np.sum(codes * components, axis=0) / np.maximum(np.sum(codes * codes, axis=0), 1e-12)
-        errors.append(np.mean(np.square(codes * scale - components), axis=0))
-        scales.append(scale)
+        fitted = np.sum(codes * components, axis=0) / np.maximum(np.sum(codes * codes, axis=0), 1e-12)
+        errors.append(np.mean(np.square(codes * fitted - components), axis=0))
+        scales.append(fitted)
     errors, scales = np.asarray(errors), np.asarray(scales)
     gains, chosen = np.empty(len(code.levels)), np.empty(len(code.levels))
     for level_count in np.unique(code.levels):
         columns = code.levels == level_count
         best = int(np.argmin(errors[:, columns].sum(axis=1)))
         gains[columns], chosen[columns] = GAINS[best], scales[best, columns]
+    scale = np.ones(len(code.mean)) if scale is None else np.asarray(scale, np.float64)
     encoder = code.basis * (gains / code.std)
     decoder = (code.basis * (chosen * code.std)).T
-    return {"encoder": {"kernel": encoder.astype(np.float32), "bias": (-code.mean @ encoder).astype(np.float32)},
-            "decoder": {"kernel": decoder.astype(np.float32), "bias": code.mean.astype(np.float32)}}
+    return {"encoder": {"kernel": (encoder * scale[:, None]).astype(np.float32),
+                        "bias": (-code.mean @ encoder).astype(np.float32)},
+            "decoder": {"kernel": (decoder / scale).astype(np.float32), "bias": (code.mean / scale).astype(np.float32)}}

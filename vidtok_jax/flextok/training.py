@@ -183,17 +183,19 @@ class FlexTokFamily:
         code = fit_linear_code(self._training_frames(), self.flex_config.levels, self.flex_config.num_registers)
         return {name: jnp.asarray(value) for name, value in code.readout().items()}
 
-    def _training_frames(self) -> np.ndarray:
+    def _training_frames(self, scaled: bool = True) -> np.ndarray:
         """Every latent frame of the data.source=latents shards, in crops of the model's latent frame size, as the model
-        reads them (divided by its latent scale): rows ``[N, h*w*C]``."""
-        scale = 1.0 if self.latent_scale is None else np.asarray(self.latent_scale)
+        reads them (divided by its latent scale) or, ``scaled=False``, as they are: rows ``[N, h*w*C]``."""
+        scale = 1.0 if self.latent_scale is None or not scaled else np.asarray(self.latent_scale)
         height, width, _ = self._latent_frame_shape()
         return latent_frame_crops([z / scale for z in read_latent_shards(self.config.data.data_dir)], height, width)
 
     def _linear_code_maps(self) -> dict[str, dict]:
         """The ``flextok.linear_code`` maps of the shards' latent frames, as parameters of the encoder and decoder."""
         cfg = self.flex_config
-        maps = linear_code_maps(self._training_frames(), cfg.levels, cfg.num_registers)
+        height, width, _ = self._latent_frame_shape()
+        scale = None if self.latent_scale is None else np.tile(np.asarray(self.latent_scale), height * width)
+        maps = linear_code_maps(self._training_frames(scaled=False), cfg.levels, cfg.num_registers, scale)
         return {part: {official(getattr(cfg, part).head_name, LINEAR_CODE_KEY): jax.tree_util.tree_map(jnp.asarray, maps[part])}
                 for part in ("encoder", "decoder")}
 
