@@ -26,6 +26,7 @@ from vidtok_jax.vidtok.config import RegularizerConfig
 from vidtok_jax.vidtok.quantizers import FSQ
 
 SPANS = np.arange(1.0, 3.01, 0.1)  # candidate half-widths of a value's range, in standard deviations
+MIN_RELATIVE_STD = 1e-3  # components of less variance (none in real data; few frames leave many) are not magnified
 GAINS = np.arange(0.2, 1.01, 0.05)  # candidate gains from a component (in standard deviations) to FSQ's input
 
 
@@ -81,7 +82,8 @@ def fit_linear_code(frames: np.ndarray, levels, registers: int) -> LinearCode:
     mean = frames.mean(axis=0)
     variances, vectors = np.linalg.eigh(np.cov((frames - mean).T))
     order = np.argsort(variances)[::-1][:count]
-    basis, std = vectors[:, order], np.sqrt(np.maximum(variances[order], 1e-12))
+    std = np.sqrt(np.maximum(variances[order], 0.0))
+    basis, std = vectors[:, order], np.maximum(std, MIN_RELATIVE_STD * max(std[0], 1e-6))
     per_component = np.tile(np.asarray(levels, np.int64), registers)
     code = LinearCode(mean=mean, basis=basis, std=std, levels=per_component, spans=np.ones(count))
     components = code.components(frames)
